@@ -1,0 +1,46 @@
+"""Offline data: real digits, high-resolution tasks built from them, photos.
+
+Nothing here downloads. TensorFlow is only imported by `as_dataset`.
+"""
+
+from keras_resize.data.canvases import (
+    INK_THRESHOLD,
+    SEGMENTATION_NUM_CLASSES,
+    as_dataset,
+    default_cache_dir,
+    make_classification_canvases,
+    make_detection_canvases,
+    make_segmentation_canvases,
+    pad_boxes,
+)
+from keras_resize.data.digits import (
+    FASHION_MNIST_DIR,
+    load_digits,
+    load_fashion_mnist,
+    load_mnist,
+)
+from keras_resize.data.photos import (
+    DEFAULT_PHOTOS,
+    PHOTO_NAMES,
+    load_photo,
+    load_photos,
+)
+
+__all__ = [
+    "DEFAULT_PHOTOS",
+    "FASHION_MNIST_DIR",
+    "INK_THRESHOLD",
+    "PHOTO_NAMES",
+    "SEGMENTATION_NUM_CLASSES",
+    "as_dataset",
+    "default_cache_dir",
+    "load_digits",
+    "load_fashion_mnist",
+    "load_mnist",
+    "load_photo",
+    "load_photos",
+    "make_classification_canvases",
+    "make_detection_canvases",
+    "make_segmentation_canvases",
+    "pad_boxes",
+]

@@ -1,0 +1,40 @@
+"""Differentiable resampling ops (functions on tensors).
+
+Nothing in `keras_resize.ops` imports layers; layers are thin wrappers.
+"""
+
+from keras_resize.ops.kernels import (
+    PADDING_MODES,
+    RESIZE_METHODS,
+    linear_taps,
+    nearest_taps,
+    reflect_coordinates,
+    resize_weights,
+)
+from keras_resize.ops.resize import resize
+from keras_resize.ops.sampling import (
+    CONVENTIONS,
+    from_index_space,
+    resample_axis,
+    resample_separable,
+    sample,
+    sample_separable,
+    to_index_space,
+)
+
+__all__ = [
+    "CONVENTIONS",
+    "PADDING_MODES",
+    "RESIZE_METHODS",
+    "from_index_space",
+    "linear_taps",
+    "nearest_taps",
+    "reflect_coordinates",
+    "resample_axis",
+    "resample_separable",
+    "resize",
+    "resize_weights",
+    "sample",
+    "sample_separable",
+    "to_index_space",
+]

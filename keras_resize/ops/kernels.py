@@ -1,0 +1,300 @@
+"""Interpolation kernels: neighbour indices and weights along one axis.
+
+Everything that resamples in this package (resize, DownsizeNet, zoom, unzoom,
+box and mask warps) asks this module which source pixels to read and with
+which weights, and hands the answer to `keras_resize.ops.sampling`, which does
+the gathers. No other module computes interpolation weights.
+
+Two families:
+
+- `resize_weights(in_size, out_size, method, antialias)`: the taps of a
+  resize from `in_size` to `out_size` samples, for arbitrary (non-integer)
+  scale factors, with the exact semantics of `tf.image.resize` (half-pixel
+  centres): `nearest`, `bilinear` (2 taps), `bicubic` (4 taps, Keys a=-0.5),
+  `area` (box overlap), and the `ScaleAndTranslate` kernels (`lanczos3`,
+  `lanczos5`, `gaussian`, `mitchellcubic`) plus antialiased `bilinear` and
+  `bicubic`, whose kernel is widened by the scale factor when downsizing.
+- `linear_taps(coordinates, size, padding_mode)` and `nearest_taps(...)`: the
+  taps for sampling at arbitrary continuous coordinates (the grid sampler and
+  separable warps), with `zeros`, `border` and `reflect` padding.
+
+Convention: all functions here work in *index space*, where the centre of
+pixel `i` sits at coordinate `i` (so pixel centre coordinates `p` used by the
+public ops map to `p - 0.5`). Resize taps place output pixel `o` at source
+coordinate `(o + 0.5) * in_size / out_size - 0.5` (half-pixel centres, the
+`tf.image.resize` convention); `area` integrates the source over the output
+pixel's footprint `[o * s, (o + 1) * s)` with `s = in_size / out_size`.
+
+Indices are int32 and always inside `[0, size - 1]`; taps that fall outside
+the image carry weight 0 (or have been folded onto the border, depending on
+the method's boundary rule), so a gather never reads out of bounds.
+"""
+
+import math
+
+import numpy as np
+import tensorflow as tf
+
+from keras_resize.ops.validation import check_choice
+
+# --------------------------------------------------------------------------
+# 1-D kernel functions, evaluated at a distance `x` measured in source pixels
+# (after dividing by the kernel scale when antialiasing).
+
+
+def triangle_kernel(x):
+    """Linear (tent) kernel, radius 1."""
+    return tf.maximum(1.0 - tf.abs(x), 0.0)
+
+
+def keys_cubic_kernel(x, a=-0.5):
+    """Keys cubic convolution kernel, radius 2 (`a=-0.5` as TensorFlow)."""
+    x = tf.abs(x)
+    inner = ((a + 2.0) * x - (a + 3.0)) * x * x + 1.0
+    outer = ((a * x - 5.0 * a) * x + 8.0 * a) * x - 4.0 * a
+    return tf.where(x < 1.0, inner, tf.where(x < 2.0, outer, tf.zeros_like(x)))
+
+
+def lanczos_kernel(x, radius):
+    """Lanczos windowed sinc with `radius` lobes (3 or 5)."""
+    x = tf.abs(x)
+    safe = tf.where(x <= 1e-3, tf.ones_like(x), x)
+    pi = tf.constant(math.pi, x.dtype)
+    value = (
+        radius * tf.sin(pi * safe) * tf.sin(pi * safe / radius) / (pi * pi * safe * safe)
+    )
+    value = tf.where(x <= 1e-3, tf.ones_like(x), value)
+    return tf.where(x > radius, tf.zeros_like(x), value)
+
+
+def gaussian_kernel(x):
+    """Gaussian with sigma 0.5, truncated at radius 1.5 (as TensorFlow)."""
+    x = tf.abs(x)
+    sigma = 0.5
+    value = tf.exp(-x * x / (2.0 * sigma * sigma))
+    return tf.where(x >= 1.5, tf.zeros_like(x), value)
+
+
+def mitchell_cubic_kernel(x):
+    """Mitchell-Netravali cubic with B = C = 1/3, radius 2."""
+    x = tf.abs(x)
+    inner = ((7.0 / 6.0 * x - 2.0) * x) * x + 8.0 / 9.0
+    outer = ((-7.0 / 18.0 * x + 2.0) * x - 10.0 / 3.0) * x + 16.0 / 9.0
+    return tf.where(x < 1.0, inner, tf.where(x < 2.0, outer, tf.zeros_like(x)))
+
+
+# name -> (kernel function, radius in source pixels at scale 1)
+SPAN_KERNELS = {
+    "bilinear": (triangle_kernel, 1.0),
+    "bicubic": (keys_cubic_kernel, 2.0),
+    "lanczos3": (lambda x: lanczos_kernel(x, 3.0), 3.0),
+    "lanczos5": (lambda x: lanczos_kernel(x, 5.0), 5.0),
+    "gaussian": (gaussian_kernel, 1.5),
+    "mitchellcubic": (mitchell_cubic_kernel, 2.0),
+}
+
+RESIZE_METHODS = ("nearest", "bilinear", "bicubic", "area") + tuple(
+    k for k in SPAN_KERNELS if k not in ("bilinear", "bicubic")
+)
+PADDING_MODES = ("zeros", "border", "reflect")
+
+# TensorFlow's bicubic resize (no antialias) reads Keys weights from a table
+# with this many entries per unit distance; we quantise the same way so that
+# our bicubic matches `tf.image.resize` to float precision, not to ~1e-3.
+_BICUBIC_TABLE_SIZE = 1024
+
+
+def _num(x):
+    """True if `x` is a python / numpy number (a static size)."""
+    return isinstance(x, (int, np.integer, float, np.floating))
+
+
+def _float(value, dtype):
+    return tf.cast(value, dtype)
+
+
+def _clamp_index(index, size):
+    return tf.clip_by_value(index, 0, tf.cast(size, index.dtype) - 1)
+
+
+def _span_taps(radius, kernel_scale, in_size):
+    """Number of taps a `ScaleAndTranslate` span needs (TensorFlow's rule)."""
+    if _num(in_size) and _num(kernel_scale):
+        scaled = float(np.float32(radius) * np.float32(kernel_scale))
+        return int(min(2 * math.ceil(scaled) + 1, in_size))
+    taps = 2 * tf.cast(tf.math.ceil(radius * kernel_scale), tf.int32) + 1
+    return tf.minimum(taps, tf.cast(in_size, tf.int32))
+
+
+def resize_weights(in_size, out_size, method="bilinear", antialias=False, dtype=None):
+    """Indices and weights that resize one axis from `in_size` to `out_size`.
+
+    Args:
+        in_size: source length, a python int or a scalar int tensor.
+        out_size: target length, a positive python int.
+        method: one of `"nearest"`, `"bilinear"`, `"bicubic"`, `"area"`,
+            `"lanczos3"`, `"lanczos5"`, `"gaussian"`, `"mitchellcubic"`.
+        antialias: widen the kernel by the scale factor when downsizing
+            (ignored by `nearest` and `area`, as in `tf.image.resize`).
+        dtype: float dtype of the weights (default float32). The positions
+            are computed in float32 (float64 if `dtype` is float64), in the
+            same order of operations as TensorFlow's kernels.
+
+    Returns:
+        `(indices, weights)`: int32 `(out_size, taps)` indices into the
+        source axis, all within `[0, in_size - 1]`, and `(out_size, taps)`
+        weights that sum to one per output sample.
+
+    Convention: half-pixel centres; see the module docstring.
+    """
+    check_choice("method", method, RESIZE_METHODS)
+    dtype = tf.as_dtype(dtype or tf.float32)
+    pos_dtype = tf.float64 if dtype == tf.float64 else tf.float32
+    in_f = _float(in_size, pos_dtype)
+    out_f = _float(out_size, pos_dtype)
+    o = tf.range(out_size, dtype=pos_dtype)
+
+    if method == "nearest":
+        index = tf.floor((o + 0.5) * (in_f / out_f))
+        index = _clamp_index(tf.cast(index, tf.int32), in_size)
+        return index[:, None], tf.ones([out_size, 1], dtype)
+
+    if method == "area":
+        scale = in_f / out_f
+        start = o * scale
+        end = (o + 1.0) * scale
+        first = tf.floor(start)
+        if _num(in_size):
+            taps = int(math.ceil(np.float32(in_size) / np.float32(out_size))) + 1
+        else:
+            taps = tf.cast(tf.math.ceil(scale), tf.int32) + 1
+        j = first[:, None] + tf.range(taps, dtype=pos_dtype)[None, :]
+        overlap = tf.minimum(j + 1.0, end[:, None]) - tf.maximum(j, start[:, None])
+        weights = tf.maximum(overlap, 0.0) / scale
+        index = _clamp_index(tf.cast(j, tf.int32), in_size)
+        return index, tf.cast(weights, dtype)
+
+    if method == "bilinear" and not antialias:
+        source = (o + 0.5) * (in_f / out_f) - 0.5
+        floor = tf.floor(source)
+        frac = source - floor
+        j = tf.cast(floor, tf.int32)[:, None] + tf.constant([0, 1])
+        weights = tf.stack([1.0 - frac, frac], axis=-1)
+        return _clamp_index(j, in_size), tf.cast(weights, dtype)
+
+    if method == "bicubic" and not antialias:
+        # TensorFlow's ResizeBicubic(half_pixel_centers=True): Keys a=-0.5 with
+        # the fractional offset rounded to 1/1024, out-of-image taps dropped
+        # and the remaining weights renormalised.
+        source = (o + 0.5) * (in_f / out_f) - 0.5
+        floor = tf.floor(source)
+        delta = tf.round((source - floor) * _BICUBIC_TABLE_SIZE) / _BICUBIC_TABLE_SIZE
+        distance = tf.stack([1.0 + delta, delta, 1.0 - delta, 2.0 - delta], axis=-1)
+        j = tf.cast(floor, tf.int32)[:, None] + tf.constant([-1, 0, 1, 2])
+        return _normalized_taps(keys_cubic_kernel(distance), j, in_size, dtype)
+
+    # ScaleAndTranslate semantics (tf.image.resize with antialias=True, and the
+    # lanczos / gaussian / mitchellcubic methods).
+    kernel, radius = SPAN_KERNELS[method]
+    inv_scale = 1.0 / (out_f / in_f)
+    if antialias:
+        kernel_scale = tf.maximum(inv_scale, 1.0)
+        if _num(in_size):
+            kernel_scale_static = max(
+                float(np.float32(1.0) / (np.float32(out_size) / np.float32(in_size))),
+                1.0,
+            )
+        else:
+            kernel_scale_static = kernel_scale
+    else:
+        kernel_scale = tf.constant(1.0, pos_dtype)
+        kernel_scale_static = 1.0
+    taps = _span_taps(radius, kernel_scale_static, in_size)
+    sample = (o + 0.5) * inv_scale
+    reach = radius * kernel_scale
+    start = tf.cast(tf.math.ceil(sample - reach - 0.5), tf.int32)
+    end = tf.cast(tf.floor(sample + reach - 0.5), tf.int32)
+    start = _clamp_index(start, in_size)
+    end = _clamp_index(end, in_size) + 1
+    j = start[:, None] + tf.range(taps)[None, :]
+    position = (tf.cast(j, pos_dtype) + 0.5 - sample[:, None]) / kernel_scale
+    weights = kernel(position)
+    weights = tf.where(j < end[:, None], weights, tf.zeros_like(weights))
+    return _normalized_taps(weights, j, in_size, dtype)
+
+
+def _normalized_taps(weights, index, in_size, dtype):
+    """Zero taps outside `[0, in_size)`, renormalise, clamp the indices."""
+    inside = (index >= 0) & (index < tf.cast(in_size, index.dtype))
+    weights = tf.where(inside, weights, tf.zeros_like(weights))
+    total = tf.reduce_sum(weights, axis=-1, keepdims=True)
+    safe = tf.where(tf.abs(total) > 1e-30, total, tf.ones_like(total))
+    return _clamp_index(index, in_size), tf.cast(weights / safe, dtype)
+
+
+# --------------------------------------------------------------------------
+# Taps for sampling at continuous coordinates (grid sampler, warps).
+
+
+def reflect_coordinates(u, size):
+    """Reflect index-space coordinates into `[0, size - 1]`.
+
+    Reflection is about the centres of the edge pixels, like `tf.pad(...,
+    "REFLECT")` and `scipy.ndimage` mode `"mirror"` (the edge pixel is not
+    repeated). A size-1 axis maps everything to 0.
+    """
+    last = tf.cast(size, u.dtype) - 1.0
+    period = 2.0 * last
+    safe_period = tf.where(period > 0, period, tf.ones_like(period))
+    folded = tf.math.floormod(u, safe_period)
+    reflected = last - tf.abs(folded - last)
+    return tf.where(period > 0, reflected, tf.zeros_like(u))
+
+
+def linear_taps(coordinates, size, padding_mode="zeros"):
+    """Two-tap linear interpolation at index-space `coordinates`.
+
+    Args:
+        coordinates: float tensor of any shape, index space (pixel `i` at `i`).
+        size: length of the sampled axis (int or scalar tensor).
+        padding_mode: `"zeros"` (taps outside the image weigh 0), `"border"`
+            (coordinates clamped to the edge pixels) or `"reflect"`
+            (coordinates reflected about the edge pixel centres).
+
+    Returns:
+        `(indices, weights)` of shape `coordinates.shape + (2,)`; weights are
+        differentiable with respect to `coordinates`.
+    """
+    check_choice("padding_mode", padding_mode, PADDING_MODES)
+    u = _pad_coordinates(coordinates, size, padding_mode)
+    floor = tf.floor(u)
+    frac = u - floor
+    j = tf.cast(floor, tf.int32)[..., None] + tf.constant([0, 1])
+    weights = tf.stack([1.0 - frac, frac], axis=-1)
+    if padding_mode == "zeros":
+        inside = (j >= 0) & (j < tf.cast(size, tf.int32))
+        weights = tf.where(inside, weights, tf.zeros_like(weights))
+    return _clamp_index(j, size), weights
+
+
+def nearest_taps(coordinates, size, padding_mode="zeros"):
+    """One-tap nearest-neighbour sampling at index-space `coordinates`.
+
+    Rounds half up (`floor(u + 0.5)`). Same padding modes as `linear_taps`.
+    """
+    check_choice("padding_mode", padding_mode, PADDING_MODES)
+    u = _pad_coordinates(coordinates, size, padding_mode)
+    j = tf.cast(tf.floor(u + 0.5), tf.int32)[..., None]
+    weights = tf.ones_like(u)[..., None]
+    if padding_mode == "zeros":
+        inside = (j >= 0) & (j < tf.cast(size, tf.int32))
+        weights = tf.where(inside, weights, tf.zeros_like(weights))
+    return _clamp_index(j, size), weights
+
+
+def _pad_coordinates(u, size, padding_mode):
+    if padding_mode == "border":
+        return tf.clip_by_value(u, 0.0, tf.cast(size, u.dtype) - 1.0)
+    if padding_mode == "reflect":
+        return reflect_coordinates(u, size)
+    return u

@@ -1,0 +1,304 @@
+"""The one sampler: gathers of interpolation taps, separable and 2-D.
+
+`keras_resize.ops.kernels` decides which source pixels to read and with which
+weights; this module reads them with `tf.gather` and sums. It is written with
+gathers, reshapes and arithmetic only, so it compiles under XLA
+(`jit_compile=True`) and converts to TFLite with builtin ops only (GATHER,
+MUL, SUM/ADD, RESHAPE).
+
+Convention: images are NHWC. Public functions take coordinates in one of two
+systems, chosen with `convention`:
+
+- `"pixel"` (default): continuous pixel coordinates with the origin at the
+  top-left image corner, so the centre of pixel `i` is at `i + 0.5` and the
+  image spans `[0, size]`. This is the convention of `tf.image.resize`
+  (half-pixel centres) and of box coordinates.
+- `"normalized"`: the centre of the first pixel is at -1 and the centre of
+  the last pixel at +1 (PyTorch `grid_sample(align_corners=True)`).
+
+Coordinate pairs are ordered `(x, y)`, i.e. `(column, row)`, as in
+`grid_sample`.
+"""
+
+import tensorflow as tf
+
+from keras_resize.ops import kernels
+from keras_resize.ops.validation import (
+    as_image_batch,
+    check_choice,
+    static_or_dynamic_shape,
+)
+
+CONVENTIONS = ("pixel", "normalized")
+INTERPOLATIONS = ("bilinear", "nearest")
+
+
+def to_index_space(coordinates, size, convention="pixel"):
+    """Map `pixel` or `normalized` coordinates to index space (pixel i at i)."""
+    check_choice("convention", convention, CONVENTIONS)
+    size = tf.cast(size, coordinates.dtype)
+    if convention == "pixel":
+        return coordinates - 0.5
+    return (coordinates + 1.0) * 0.5 * (size - 1.0)
+
+
+def from_index_space(u, size, convention="pixel"):
+    """Inverse of `to_index_space`."""
+    check_choice("convention", convention, CONVENTIONS)
+    size = tf.cast(size, u.dtype)
+    if convention == "pixel":
+        return u + 0.5
+    last = tf.maximum(size - 1.0, 1.0)
+    return u / last * 2.0 - 1.0
+
+
+_XLA_FUSION = [True]
+
+
+def set_xla_fusion(enabled):
+    """Run the sampler's gather-and-sum core as one XLA cluster (default on).
+
+    TensorFlow executes a gather followed by a weighted sum as separate
+    kernels with full-size intermediates; XLA fuses them into one loop, which
+    is what makes the gather-based resize as fast as (or faster than)
+    `tf.image.resize` on CPU. The fused core is a nested
+    `tf.function(jit_compile=True)`: it is inlined by TFLite conversion and by
+    an enclosing `jit_compile=True` model. Turn it off to run plain TensorFlow
+    kernels (for example on a platform without XLA).
+    """
+    _XLA_FUSION[0] = bool(enabled)
+
+
+def xla_fusion_enabled():
+    """Whether the sampler core runs as a nested XLA cluster."""
+    return _XLA_FUSION[0]
+
+
+def _fusable(function):
+    """Call `function` through a jit-compiled `tf.function` when enabled."""
+    compiled = tf.function(function, jit_compile=True, autograph=False)
+
+    def call(*args, **kwargs):
+        if _XLA_FUSION[0]:
+            return compiled(*args, **kwargs)
+        return function(*args, **kwargs)
+
+    call.__name__ = function.__name__
+    call.__doc__ = function.__doc__
+    return call
+
+
+def _weighted_sum_of_gathers(params, indices, weights, axis, batch_dims, expand):
+    """`sum_t expand(weights[..., t]) * gather(params, indices[..., t])`.
+
+    With a static number of taps the sum is unrolled tap by tap (no
+    `(..., taps, ...)` intermediate; XLA fuses it into one loop). With a
+    dynamic number of taps (unknown input size at trace time) the taps are
+    gathered at once and reduced.
+    """
+    taps = indices.shape[-1]
+    weights = tf.cast(weights, params.dtype)
+    if taps is not None:
+        total = None
+        for t in range(taps):
+            term = tf.gather(params, indices[..., t], axis=axis, batch_dims=batch_dims)
+            term = term * expand(weights[..., t])
+            total = term if total is None else total + term
+        return total
+    gathered = tf.gather(params, indices, axis=axis, batch_dims=batch_dims)
+    # gathered: params dims before `axis`, then indices dims (.., taps), then rest
+    weights = expand(weights)
+    # move taps next to the sampled axis: weights already broadcast with taps
+    # as the last indices dim, i.e. at position axis + indices.rank - 1 - batch_dims
+    return tf.reduce_sum(
+        gathered * weights, axis=axis + indices.shape.rank - 1 - batch_dims
+    )
+
+
+def resample_axis(images, indices, weights, axis):
+    """Weighted gather of taps along one spatial axis.
+
+    Args:
+        images: `(batch, height, width, channels)` float tensor.
+        indices: int32 `(out, taps)` shared by the batch, or
+            `(batch, out, taps)` per sample; values in range for `axis`.
+        weights: float, same shape as `indices`.
+        axis: 1 (rows) or 2 (columns).
+
+    Returns:
+        `images` with `axis` resampled to length `out`:
+        `out[..., o, ...] = sum_t weights[o, t] * images[..., indices[o, t], ...]`.
+    """
+    if axis not in (1, 2):
+        raise ValueError(f"Expected `axis` to be 1 or 2. Received: axis={axis}")
+    per_sample = indices.shape.rank == 3
+    batch_dims = 1 if per_sample else 0
+
+    def expand(w):
+        # w: (out[, taps]) or (batch, out[, taps]) -> broadcastable to the
+        # gathered (batch, ..., out, [taps], ..., channels) tensor
+        if not per_sample:
+            w = w[tf.newaxis]
+        if axis == 1:
+            return w[..., tf.newaxis, tf.newaxis]
+        return tf.expand_dims(w, 1)[..., tf.newaxis]
+
+    return _weighted_sum_of_gathers(images, indices, weights, axis, batch_dims, expand)
+
+
+def _resample_separable(images, rows, columns):
+    if rows is not None:
+        images = resample_axis(images, rows[0], rows[1], axis=1)
+    if columns is not None:
+        images = resample_axis(images, columns[0], columns[1], axis=2)
+    return images
+
+
+_resample_separable_fused = _fusable(_resample_separable)
+
+
+def resample_separable(images, rows, columns):
+    """Resample rows, then columns, each with `(indices, weights)` taps.
+
+    This is the fast path for every warp that is a product of 1-D maps:
+    plain resizing and separable zoom. `rows` or `columns` may be None to
+    leave that axis unchanged. `indices`/`weights` are `(out, taps)` shared
+    by the batch or `(batch, out, taps)` per sample.
+    """
+    if rows is None and columns is None:
+        return images
+    return _resample_separable_fused(images, rows, columns)
+
+
+def _taps(coordinates, size, interpolation, padding_mode):
+    if interpolation == "bilinear":
+        return kernels.linear_taps(coordinates, size, padding_mode)
+    return kernels.nearest_taps(coordinates, size, padding_mode)
+
+
+def sample_separable(
+    images,
+    x,
+    y,
+    interpolation="bilinear",
+    padding_mode="zeros",
+    convention="pixel",
+):
+    """Sample `images` on the grid `(x[j], y[i])`, a product of 1-D maps.
+
+    Equivalent to `sample(images, grid)` with `grid[b, i, j] = (x[b, j],
+    y[b, i])`, at the cost of two 1-D passes.
+
+    Args:
+        images: `(batch, height, width, channels)` or `(height, width,
+            channels)`.
+        x: column coordinates, `(out_width,)` shared or `(batch, out_width)`.
+        y: row coordinates, `(out_height,)` shared or `(batch, out_height)`.
+        interpolation: `"bilinear"` or `"nearest"`.
+        padding_mode: `"zeros"`, `"border"` or `"reflect"`.
+        convention: `"pixel"` or `"normalized"` (see the module docstring).
+
+    Returns:
+        `(batch, out_height, out_width, channels)` (no batch axis for
+        rank-3 input).
+
+    Convention: see the module docstring.
+    """
+    check_choice("interpolation", interpolation, INTERPOLATIONS)
+    check_choice("padding_mode", padding_mode, kernels.PADDING_MODES)
+    check_choice("convention", convention, CONVENTIONS)
+    images, squeeze = as_image_batch(images)
+    shape = static_or_dynamic_shape(images)
+    pos_dtype = tf.float64 if images.dtype == tf.float64 else tf.float32
+    x = tf.cast(x, pos_dtype)
+    y = tf.cast(y, pos_dtype)
+    for name, value in (("x", x), ("y", y)):
+        if value.shape.rank not in (1, 2):
+            raise ValueError(
+                f"Expected `{name}` to have rank 1 (shared) or 2 (per sample). "
+                f"Received: {name}.shape={value.shape}"
+            )
+    rows = _taps(to_index_space(y, shape[1], convention), shape[1], interpolation, padding_mode)
+    columns = _taps(
+        to_index_space(x, shape[2], convention), shape[2], interpolation, padding_mode
+    )
+    out = resample_separable(images, rows, columns)
+    return out[0] if squeeze else out
+
+
+def sample(
+    images,
+    coordinates,
+    interpolation="bilinear",
+    padding_mode="zeros",
+    convention="pixel",
+):
+    """Sample `images` at 2-D `coordinates` (a differentiable grid sampler).
+
+    Args:
+        images: `(batch, height, width, channels)` float tensor (or rank 3).
+        coordinates: `(batch, out_height, out_width, 2)` pairs `(x, y)`; a
+            batch of 1 is shared by all images (a fixed grid).
+        interpolation: `"bilinear"` or `"nearest"`.
+        padding_mode: `"zeros"`, `"border"` or `"reflect"`.
+        convention: `"pixel"` (pixel centres at `i + 0.5`) or `"normalized"`
+            (first/last pixel centres at -1/+1, align-corners).
+
+    Returns:
+        `(batch, out_height, out_width, channels)`, differentiable with
+        respect to `images` and (bilinear) `coordinates`.
+
+    Example:
+
+    >>> images = tf.reshape(tf.range(16, dtype="float32"), (1, 4, 4, 1))
+    >>> grid = tf.constant([[[[1.0, 1.0], [2.0, 0.5]]]])  # (x, y) pixel coords
+    >>> sample(images, grid)[0, 0, :, 0].numpy()
+    array([2.5, 1.5], dtype=float32)
+
+    Convention: see the module docstring; pairs are `(x, y)`.
+    """
+    check_choice("interpolation", interpolation, INTERPOLATIONS)
+    check_choice("padding_mode", padding_mode, kernels.PADDING_MODES)
+    check_choice("convention", convention, CONVENTIONS)
+    images, squeeze = as_image_batch(images)
+    coordinates = tf.convert_to_tensor(coordinates)
+    if squeeze and coordinates.shape.rank == 3:
+        coordinates = coordinates[tf.newaxis]
+    if coordinates.shape.rank != 4 or coordinates.shape[-1] != 2:
+        raise ValueError(
+            "Expected `coordinates` of shape (batch, height, width, 2) holding "
+            f"(x, y) pairs. Received: coordinates.shape={coordinates.shape}"
+        )
+    pos_dtype = tf.float64 if images.dtype == tf.float64 else tf.float32
+    coordinates = tf.cast(coordinates, pos_dtype)
+    batch, height, width, channels = static_or_dynamic_shape(images)
+    grid_shape = static_or_dynamic_shape(coordinates)
+    u = to_index_space(coordinates[..., 0], width, convention)
+    v = to_index_space(coordinates[..., 1], height, convention)
+    iy, wy = _taps(v, height, interpolation, padding_mode)
+    ix, wx = _taps(u, width, interpolation, padding_mode)
+    # (b, h, w, ty, tx) -> (b, h, w, ty * tx)
+    index = iy[..., :, None] * width + ix[..., None, :]
+    weight = wy[..., :, None] * wx[..., None, :]
+    flat_images = tf.reshape(images, [batch, -1, channels])
+    shared = coordinates.shape[0] == 1
+    taps = iy.shape[-1] * ix.shape[-1]
+    index = tf.reshape(index, [grid_shape[0], -1, taps])
+    weight = tf.reshape(weight, [grid_shape[0], -1, taps])
+    if shared:
+        index, weight = index[0], weight[0]
+    out = _gather_pixels(flat_images, index, weight, shared)
+    out = tf.reshape(out, [batch, grid_shape[1], grid_shape[2], channels])
+    return out[0] if squeeze else out
+
+
+def _gather_pixels_impl(flat_images, index, weight, shared):
+    def expand(w):
+        return (w[tf.newaxis] if shared else w)[..., tf.newaxis]
+
+    return _weighted_sum_of_gathers(
+        flat_images, index, weight, axis=1, batch_dims=0 if shared else 1, expand=expand
+    )
+
+
+_gather_pixels = _fusable(_gather_pixels_impl)

@@ -1,0 +1,93 @@
+"""Argument checks shared by every op and layer.
+
+Every check raises a `ValueError` that names the argument and the received
+value, in the Keras style: "Expected `height` to be a positive int. Received:
+height=-3".
+"""
+
+import numbers
+
+import tensorflow as tf
+
+
+def check_choice(name, value, choices):
+    """Return `value` if it is one of `choices`, else raise a `ValueError`."""
+    if not isinstance(value, str) or value not in choices:
+        raise ValueError(
+            f"Expected `{name}` to be one of {sorted(choices)}. "
+            f"Received: {name}={value!r}"
+        )
+    return value
+
+
+def check_positive_int(name, value):
+    """Return `value` as an int if it is a positive integer, else raise."""
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, numbers.Integral)
+        or int(value) <= 0
+    ):
+        raise ValueError(
+            f"Expected `{name}` to be a positive int. Received: {name}={value!r}"
+        )
+    return int(value)
+
+
+def check_size(size, name="size"):
+    """Return `size` as a tuple `(height, width)` of positive ints."""
+    if isinstance(size, numbers.Integral) and not isinstance(size, bool):
+        raise ValueError(
+            f"Expected `{name}` to be a pair (height, width) of positive ints. "
+            f"Received: {name}={size!r}"
+        )
+    try:
+        values = tuple(size)
+    except TypeError:
+        raise ValueError(
+            f"Expected `{name}` to be a pair (height, width) of positive ints. "
+            f"Received: {name}={size!r}"
+        ) from None
+    if len(values) != 2 or not all(
+        isinstance(v, numbers.Integral) and not isinstance(v, bool) and int(v) > 0
+        for v in values
+    ):
+        raise ValueError(
+            f"Expected `{name}` to be a pair (height, width) of positive ints. "
+            f"Received: {name}={size!r}"
+        )
+    return int(values[0]), int(values[1])
+
+
+def as_image_batch(images, name="images"):
+    """Convert to a float tensor of rank 4 (NHWC).
+
+    Rank-3 input (HWC) gets a batch axis; the second return value says so,
+    so that callers can remove it again. Integer images are cast to
+    float32 (as `tf.image.resize` does); float images keep their dtype.
+    """
+    images = tf.convert_to_tensor(images)
+    rank = images.shape.rank
+    if rank not in (3, 4):
+        raise ValueError(
+            f"Expected `{name}` to have rank 3 (height, width, channels) or "
+            f"4 (batch, height, width, channels). Received: {name}.shape="
+            f"{images.shape}"
+        )
+    if not images.dtype.is_floating:
+        if images.dtype.is_integer or images.dtype == tf.bool:
+            images = tf.cast(images, tf.float32)
+        else:
+            raise ValueError(
+                f"Expected `{name}` to have a float or integer dtype. "
+                f"Received: {name}.dtype={images.dtype.name}"
+            )
+    if rank == 3:
+        return images[tf.newaxis], True
+    return images, False
+
+
+def static_or_dynamic_shape(tensor):
+    """List of dims: python ints where static, scalar tensors elsewhere."""
+    static = tensor.shape.as_list()
+    dynamic = tf.shape(tensor)
+    return [dynamic[i] if d is None else d for i, d in enumerate(static)]
