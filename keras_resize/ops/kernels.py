@@ -61,7 +61,10 @@ def lanczos_kernel(x, radius):
     safe = tf.where(x <= 1e-3, tf.ones_like(x), x)
     pi = tf.constant(math.pi, x.dtype)
     value = (
-        radius * tf.sin(pi * safe) * tf.sin(pi * safe / radius) / (pi * pi * safe * safe)
+        radius
+        * tf.sin(pi * safe)
+        * tf.sin(pi * safe / radius)
+        / (pi * pi * safe * safe)
     )
     value = tf.where(x <= 1e-3, tf.ones_like(x), value)
     return tf.where(x > radius, tf.zeros_like(x), value)

@@ -1,6 +1,5 @@
 """`resize`: separable image resizing on the gather-based sampler."""
 
-import tensorflow as tf
 
 from keras_resize.ops import kernels
 from keras_resize.ops.sampling import resample_separable
@@ -14,7 +13,14 @@ from keras_resize.ops.validation import (
 # Methods whose taps are the identity when the size does not change, so an
 # unchanged axis can be skipped. (gaussian and mitchellcubic blur even at
 # scale 1, so they are not in this list.)
-_IDENTITY_AT_SCALE_ONE = ("nearest", "bilinear", "bicubic", "area", "lanczos3", "lanczos5")
+_IDENTITY_AT_SCALE_ONE = (
+    "nearest",
+    "bilinear",
+    "bicubic",
+    "area",
+    "lanczos3",
+    "lanczos5",
+)
 
 
 def resize(images, size, method="bilinear", antialias=False):
@@ -70,6 +76,10 @@ def resize(images, size, method="bilinear", antialias=False):
 
 
 def _axis_taps(in_size, out_size, method, antialias, dtype):
-    if isinstance(in_size, int) and in_size == out_size and method in _IDENTITY_AT_SCALE_ONE:
+    if (
+        isinstance(in_size, int)
+        and in_size == out_size
+        and method in _IDENTITY_AT_SCALE_ONE
+    ):
         return None
     return kernels.resize_weights(in_size, out_size, method, antialias, dtype)

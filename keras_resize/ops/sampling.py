@@ -218,7 +218,9 @@ def sample_separable(
                 f"Expected `{name}` to have rank 1 (shared) or 2 (per sample). "
                 f"Received: {name}.shape={value.shape}"
             )
-    rows = _taps(to_index_space(y, shape[1], convention), shape[1], interpolation, padding_mode)
+    rows = _taps(
+        to_index_space(y, shape[1], convention), shape[1], interpolation, padding_mode
+    )
     columns = _taps(
         to_index_space(x, shape[2], convention), shape[2], interpolation, padding_mode
     )
