@@ -171,13 +171,17 @@ def _environment():
     except AttributeError:
         usable = os.cpu_count()
     return {
-        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(
+            timespec="seconds"
+        ),
         "python": platform.python_version(),
         "platform": platform.platform(),
         "cpu_model": _cpu_model(),
         "cpu_count": os.cpu_count(),
         "cpu_usable": usable,
-        "load_average_before": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
+        "load_average_before": list(os.getloadavg())
+        if hasattr(os, "getloadavg")
+        else None,
         "tensorflow": tf.__version__,
         "keras": keras.__version__,
         "numpy": np.__version__,
@@ -403,7 +407,11 @@ def run(args, command=None, log=print):
     output_dir = _output_dir(args)
     environment = _environment()
     results = measure(
-        config["batch"], config["in_size"], config["out_size"], config["repeats"], log=log
+        config["batch"],
+        config["in_size"],
+        config["out_size"],
+        config["repeats"],
+        log=log,
     )
     environment["load_average_after"] = (
         list(os.getloadavg()) if hasattr(os, "getloadavg") else None

@@ -38,7 +38,9 @@ def _parser():
     )
     parser.add_argument("--list", action="store_true", help="list benchmarks and exit")
     parser.add_argument("--quick", action="store_true", help="smoke-test sizes")
-    parser.add_argument("--output-dir", help="results folder (default benchmarks/results)")
+    parser.add_argument(
+        "--output-dir", help="results folder (default benchmarks/results)"
+    )
     return parser
 
 

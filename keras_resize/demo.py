@@ -93,10 +93,10 @@ def _load_inputs(quick):
 
     names = ("astronaut",) if quick else ("astronaut", "coffee")
     photos = {name: load_photo(name) for name in names}
-    canvases = make_classification_canvases(
+    data = make_classification_canvases(
         4 if quick else NUM_CANVASES, canvas_size=CANVAS_SIZE, seed=0, split="test"
-    )["images"]
-    return photos, canvases
+    )
+    return photos, data["images"], data["labels"]
 
 
 def run_methods(photos, canvases, methods, repeats, log=print):
@@ -183,7 +183,7 @@ def _crop(image, name):
     return image[row : row + size, col : col + size]
 
 
-def save_figure(results, references, photos, canvases, path):
+def save_figure(results, references, photos, canvases, path, canvas_label=None):
     """One column per method (plus source and box reference), one row per input."""
     import matplotlib
 
@@ -212,7 +212,7 @@ def save_figure(results, references, photos, canvases, path):
                     source = source[
                         f * row_ : f * (row_ + size), f * col_ : f * (col_ + size)
                     ]
-                image, caption = source, f"{source.shape[0]}x{source.shape[1]}"
+                image, caption = source, f"{source.shape[0]}x{source.shape[1]} px"
             elif c == 1:
                 reference = references[name]
                 image = reference[0] if name == "canvases" else reference
@@ -240,7 +240,11 @@ def save_figure(results, references, photos, canvases, path):
             if r == 0:
                 ax.set_title(title, fontsize=9)
             if c == 0:
-                label = "canvas 0" if name == "canvases" else f"{name} (crop)"
+                label = f"{name} (crop)"
+                if name == "canvases":
+                    label = "canvas 0" + (
+                        "" if canvas_label is None else f" (digit {canvas_label})"
+                    )
                 ax.set_ylabel(label, fontsize=9)
     fig.suptitle(
         f"keras_resize.ops.resize, {FACTOR}x downsizing "
@@ -283,14 +287,19 @@ def main(argv=None):
     methods = [m for m in METHODS if not args.quick or m[0] in QUICK_METHODS]
     print("keras_resize demo: downsizing with every method of keras_resize.ops.resize")
     print("Loading photos (scikit-image) and digit canvases (MNIST test split) ...")
-    photos, canvases = _load_inputs(args.quick)
+    photos, canvases, labels = _load_inputs(args.quick)
     references = {name: box_downsize(p, FACTOR) for name, p in photos.items()}
     references["canvases"] = box_downsize(canvases, FACTOR)
     print(f"Resizing with {len(methods)} methods (first call traces and compiles):")
     results = run_methods(photos, canvases, methods, repeats)
     _print_table(results, references, photos, canvases, repeats)
     path = save_figure(
-        results, references, photos, canvases, args.output_dir / "resize_methods.png"
+        results,
+        references,
+        photos,
+        canvases,
+        args.output_dir / "resize_methods.png",
+        canvas_label=int(labels[0]),
     )
     print(f"Saved the side-by-side figure to {path.resolve()}")
     print(f"Done in {time.perf_counter() - start:.1f} s.")
