@@ -1,6 +1,5 @@
 """`resize`: separable image resizing on the gather-based sampler."""
 
-
 from keras_resize.ops import kernels
 from keras_resize.ops.sampling import resample_separable
 from keras_resize.ops.validation import (
