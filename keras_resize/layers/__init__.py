@@ -1,5 +1,20 @@
-"""Keras layers (thin, serializable wrappers over `keras_resize.ops`)."""
+"""Keras layers (thin, serializable wrappers over `keras_resize.ops`).
 
+Importing this package registers every resizer in `registry`.
+"""
+
+from keras_resize.layers.registry import (
+    available_resizers,
+    describe_resizers,
+    get_resizer,
+    register_resizer,
+)
 from keras_resize.layers.resize import Resize
 
-__all__ = ["Resize"]
+__all__ = [
+    "Resize",
+    "available_resizers",
+    "describe_resizers",
+    "get_resizer",
+    "register_resizer",
+]
