@@ -29,7 +29,10 @@ def available_resizers():
 
 def describe_resizers():
     """`{name: one-line description}` of the registered resizers."""
-    return {name: desc.splitlines()[0] if desc else "" for name, (_, desc) in sorted(_RESIZERS.items())}
+    return {
+        name: desc.splitlines()[0] if desc else ""
+        for name, (_, desc) in sorted(_RESIZERS.items())
+    }
 
 
 def get_resizer(name, height, width, **kwargs):
@@ -53,7 +56,9 @@ def get_resizer(name, height, width, **kwargs):
 def _fixed(interpolation, antialias=False, description=""):
     def factory(height, width, **kwargs):
         kwargs.setdefault("name", "resizer")
-        return Resize(height, width, interpolation=interpolation, antialias=antialias, **kwargs)
+        return Resize(
+            height, width, interpolation=interpolation, antialias=antialias, **kwargs
+        )
 
     factory.__doc__ = description
     return factory
@@ -61,10 +66,20 @@ def _fixed(interpolation, antialias=False, description=""):
 
 for _name, _interp, _aa, _desc in [
     ("nearest", "nearest", False, "Nearest neighbour (fixed)."),
-    ("bilinear", "bilinear", False, "Bilinear, half-pixel centres (fixed; the usual default)."),
+    (
+        "bilinear",
+        "bilinear",
+        False,
+        "Bilinear, half-pixel centres (fixed; the usual default).",
+    ),
     ("bicubic", "bicubic", False, "Keys bicubic, a=-0.5 (fixed)."),
     ("area", "area", False, "Area / box average (fixed)."),
-    ("antialias", "bilinear", True, "Antialiased bilinear: tent widened by the scale (fixed)."),
+    (
+        "antialias",
+        "bilinear",
+        True,
+        "Antialiased bilinear: tent widened by the scale (fixed).",
+    ),
     ("antialias_bicubic", "bicubic", True, "Antialiased bicubic (fixed)."),
     ("lanczos3", "lanczos3", True, "Antialiased Lanczos-3 (fixed)."),
 ]:
