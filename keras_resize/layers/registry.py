@@ -35,7 +35,7 @@ def describe_resizers():
     }
 
 
-def get_resizer(name, height, width, **kwargs):
+def get_resizer(name, height, width, /, **kwargs):
     """Build the resizer layer registered as `name` for a `height x width` output.
 
     Example:

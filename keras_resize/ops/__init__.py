@@ -14,11 +14,14 @@ from keras_resize.ops.kernels import (
 from keras_resize.ops.resize import resize
 from keras_resize.ops.sampling import (
     CONVENTIONS,
+    combine_taps,
     from_index_space,
+    gather_patches,
     resample_axis,
     resample_separable,
     sample,
     sample_separable,
+    set_xla_fusion,
     to_index_space,
 )
 
@@ -26,12 +29,15 @@ __all__ = [
     "CONVENTIONS",
     "PADDING_MODES",
     "RESIZE_METHODS",
+    "combine_taps",
     "from_index_space",
+    "gather_patches",
     "linear_taps",
     "nearest_taps",
     "reflect_coordinates",
     "resample_axis",
     "resample_separable",
+    "set_xla_fusion",
     "resize",
     "resize_weights",
     "sample",

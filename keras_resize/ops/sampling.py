@@ -282,25 +282,119 @@ def sample(
     # (b, h, w, ty, tx) -> (b, h, w, ty * tx)
     index = iy[..., :, None] * width + ix[..., None, :]
     weight = wy[..., :, None] * wx[..., None, :]
-    flat_images = tf.reshape(images, [batch, -1, channels])
-    shared = coordinates.shape[0] == 1
     taps = iy.shape[-1] * ix.shape[-1]
-    index = tf.reshape(index, [grid_shape[0], -1, taps])
-    weight = tf.reshape(weight, [grid_shape[0], -1, taps])
-    if shared:
+    index = tf.reshape(index, [grid_shape[0], grid_shape[1], grid_shape[2], taps])
+    weight = tf.reshape(weight, [grid_shape[0], grid_shape[1], grid_shape[2], taps])
+    if coordinates.shape[0] == 1:  # a grid shared by the batch
         index, weight = index[0], weight[0]
-    out = _gather_pixels(flat_images, index, weight, shared)
-    out = tf.reshape(out, [batch, grid_shape[1], grid_shape[2], channels])
+    out = combine_taps(images, index, weight)
     return out[0] if squeeze else out
 
 
-def _gather_pixels_impl(flat_images, index, weight, shared):
+def _combine_taps(flat_images, index, weight):
+    per_sample_index = index.shape.rank == 3
+    per_sample_weight = weight.shape.rank == 3
+
     def expand(w):
-        return (w[tf.newaxis] if shared else w)[..., tf.newaxis]
+        return (w if per_sample_weight else w[tf.newaxis])[..., tf.newaxis]
 
     return _weighted_sum_of_gathers(
-        flat_images, index, weight, axis=1, batch_dims=0 if shared else 1, expand=expand
+        flat_images,
+        index,
+        weight,
+        axis=1,
+        batch_dims=1 if per_sample_index else 0,
+        expand=expand,
     )
 
 
-_gather_pixels = _fusable(_gather_pixels_impl)
+_combine_taps_fused = _fusable(_combine_taps)
+
+
+def combine_taps(images, index, weights):
+    """Weighted sum of `taps` source pixels per output pixel (2-D gather).
+
+    `out[b, i, j, c] = sum_k weights[b, i, j, k] * images[b, y_k, x_k, c]`
+    with the flat pixel index `index[..., k] = y_k * width + x_k`. This is
+    the core of the grid sampler, and the output stage of learned
+    interpolation (DownsizeNet), whose per-pixel weights come from a
+    network while the neighbour indices are fixed.
+
+    Args:
+        images: `(batch, height, width, channels)`.
+        index: int32 flat indices `(out_h, out_w, taps)` shared by the
+            batch, or `(batch, out_h, out_w, taps)`; all in range.
+        weights: `(out_h, out_w, taps)` shared, or `(batch, out_h, out_w,
+            taps)` per sample.
+
+    Returns:
+        `(batch, out_h, out_w, channels)`.
+    """
+    images = tf.convert_to_tensor(images)
+    batch, _, _, channels = static_or_dynamic_shape(images)
+    index = tf.convert_to_tensor(index)
+    weights = tf.cast(weights, images.dtype)
+    per_sample_index = index.shape.rank == 4
+    out_shape = static_or_dynamic_shape(index)[-3:-1]
+    taps = index.shape[-1]
+    flat_index = tf.reshape(index, ([batch] if per_sample_index else []) + [-1, taps])
+    if weights.shape.rank == 4:
+        flat_weights = tf.reshape(weights, [batch, -1, taps])
+    else:
+        flat_weights = tf.reshape(weights, [-1, taps])
+    flat_images = tf.reshape(images, [batch, -1, channels])
+    out = _combine_taps_fused(flat_images, flat_index, flat_weights)
+    return tf.reshape(out, [batch, out_shape[0], out_shape[1], channels])
+
+
+def gather_patches(images, rows, columns, radius):
+    """Square patches of `(2 * radius + 1)^2` pixels centred on given pixels.
+
+    For every output position `(i, j)` the patch around source pixel
+    `(rows[i], columns[j])`, with zeros outside the image (the padding of a
+    `"same"` convolution). Lets a small CNN be evaluated only where its
+    output is needed (DownsizeNet's features at the projected points), so
+    the cost follows the output size instead of the input size.
+
+    Args:
+        images: `(batch, height, width, channels)`.
+        rows: int32 `(out_h,)` source rows, in range.
+        columns: int32 `(out_w,)` source columns, in range.
+        radius: int, patch half-size.
+
+    Returns:
+        `(patches, inside)`: `patches` of shape `(batch, out_h, out_w, size,
+        size, channels)` with `size = 2 * radius + 1`, and `inside`, a
+        `(out_h, out_w, size, size, 1)` float mask of the patch pixels that
+        lie inside the image.
+
+    Convention: index space (pixel `i` is row/column `i`).
+    """
+    images = tf.convert_to_tensor(images)
+    batch, height, width, channels = static_or_dynamic_shape(images)
+    size = 2 * radius + 1
+    offsets = tf.range(-radius, radius + 1)
+    patch_rows = rows[:, None] + offsets  # (out_h, size)
+    patch_cols = columns[:, None] + offsets  # (out_w, size)
+    row_inside = (patch_rows >= 0) & (patch_rows < height)
+    col_inside = (patch_cols >= 0) & (patch_cols < width)
+    row_taps = (
+        tf.clip_by_value(patch_rows, 0, height - 1),
+        tf.cast(row_inside, images.dtype),
+    )
+    col_taps = (
+        tf.clip_by_value(patch_cols, 0, width - 1),
+        tf.cast(col_inside, images.dtype),
+    )
+    out_h = static_or_dynamic_shape(rows)[0]
+    out_w = static_or_dynamic_shape(columns)[0]
+    # rows then columns, one tap each (weight = inside mask -> zero padding)
+    flat_rows = (tf.reshape(row_taps[0], [-1, 1]), tf.reshape(row_taps[1], [-1, 1]))
+    flat_cols = (tf.reshape(col_taps[0], [-1, 1]), tf.reshape(col_taps[1], [-1, 1]))
+    gathered = resample_separable(images, flat_rows, flat_cols)
+    gathered = tf.reshape(gathered, [batch, out_h, size, out_w, size, channels])
+    patches = tf.transpose(gathered, [0, 1, 3, 2, 4, 5])
+    inside = tf.cast(
+        row_inside[:, None, :, None] & col_inside[None, :, None, :], images.dtype
+    )[..., tf.newaxis]
+    return patches, inside

@@ -1,0 +1,258 @@
+"""`LearnedResize`: the learned resizer of Talebi & Milanfar (ICCV 2021)."""
+
+import numbers
+
+import keras
+
+from keras_resize.layers.registry import register_resizer
+from keras_resize.ops import kernels
+from keras_resize.ops.resize import resize
+from keras_resize.ops.validation import check_choice, check_positive_int
+
+_LEAKY_SLOPE = 0.2
+
+
+def _check_non_negative_int(name, value):
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, numbers.Integral)
+        or int(value) < 0
+    ):
+        raise ValueError(
+            f"Expected `{name}` to be a non-negative int. Received: {name}={value!r}"
+        )
+    return int(value)
+
+
+def _check_input_shape(input_shape):
+    """Return the shape as a tuple of rank 3 or 4 with known channels."""
+    input_shape = tuple(input_shape)
+    if len(input_shape) not in (3, 4):
+        raise ValueError(
+            "Expected an input of rank 3 (height, width, channels) or 4 "
+            f"(batch, height, width, channels). Received: input_shape={input_shape}"
+        )
+    if input_shape[-1] is None:
+        raise ValueError(
+            "Expected the channel dimension of the input to be known. "
+            f"Received: input_shape={input_shape}"
+        )
+    return input_shape
+
+
+@keras.saving.register_keras_serializable(package="keras_resize")
+class LearnedResize(keras.layers.Layer):
+    """The learned image resizer of Talebi & Milanfar (ICCV 2021).
+
+    A small CNN that adds a learned residual to a fixed resize, trained
+    end to end with the model that follows it:
+
+    ```
+    skip = resize(x, size, interpolation)               # image skip
+    f = LeakyReLU(0.2)(Conv2D(n, 7)(x))                 # at input resolution
+    f = BN(LeakyReLU(0.2)(Conv2D(n, 1)(f)))
+    b = resize(f, size, interpolation)                  # feature bottleneck
+    y = b
+    repeat r times:                                     # chained blocks
+        t = LeakyReLU(0.2)(BN(Conv2D(n, 3, no bias)(y)))
+        y = y + BN(Conv2D(n, 3, no bias)(t))
+    y = BN(Conv2D(n, 3, no bias)(y)) + b
+    out = skip + Conv2D(C, 7)(y)
+    ```
+
+    All convolutions use `"same"` padding. The residual blocks are chained
+    (block `k` reads the output of block `k - 1`), not all fed from the
+    bottleneck as in one public port. The last convolution has as many
+    filters as the input has channels, so any number of channels works.
+    With the defaults (`n=16`, `r=1`) and RGB input the layer has 12,163
+    parameters (12,035 trainable + 128 batch-norm moving statistics); each
+    extra residual block adds 4,736. The stem runs at the input resolution,
+    everything after the bottleneck at the output resolution. Down-scaling,
+    equal size and up-scaling all work, at any aspect ratio.
+
+    Args:
+        height: output height, a positive int.
+        width: output width, a positive int.
+        filters: `n`, the width of every hidden convolution, a positive int.
+        num_res_blocks: `r`, the number of residual blocks, a non-negative
+            int (0: no blocks).
+        interpolation: the fixed resize of the skip and the bottleneck, one
+            of `keras_resize.ops.RESIZE_METHODS` (`"bilinear"` in the paper).
+        antialias: widen the fixed resize kernel by the scale factor when
+            downsizing (see `keras_resize.ops.resize`).
+        **kwargs: base layer arguments (`name`, `dtype`, ...).
+
+    Input shape:
+        `(batch, height, width, channels)` or `(height, width, channels)`;
+        any spatial size, known or not; the channel count must be known.
+
+    Output shape:
+        `(batch, height, width, channels)` with the configured size and the
+        input's channel count.
+
+    Example:
+
+    >>> layer = LearnedResize(32, 24)
+    >>> layer(np.zeros((2, 64, 64, 3), "float32")).shape
+    TensorShape([2, 32, 24, 3])
+    >>> layer.count_params()
+    12163
+    >>> layer.fixed_resize(np.zeros((2, 64, 64, 3), "float32")).shape
+    TensorShape([2, 32, 24, 3])
+
+    Convention: half-pixel centres, as `keras_resize.ops.resize` (output
+    pixel `o` samples the source at `(o + 0.5) * in / out - 0.5` in index
+    space), for both the image skip and the feature bottleneck. The output
+    is not clipped: it may leave the input's value range.
+    """
+
+    def __init__(
+        self,
+        height,
+        width,
+        filters=16,
+        num_res_blocks=1,
+        interpolation="bilinear",
+        antialias=False,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.height = check_positive_int("height", height)
+        self.width = check_positive_int("width", width)
+        self.filters = check_positive_int("filters", filters)
+        self.num_res_blocks = _check_non_negative_int("num_res_blocks", num_res_blocks)
+        self.interpolation = check_choice(
+            "interpolation", interpolation, kernels.RESIZE_METHODS
+        )
+        if not isinstance(antialias, bool):
+            raise ValueError(
+                f"Expected `antialias` to be a bool. Received: antialias={antialias!r}"
+            )
+        self.antialias = antialias
+        self.supports_masking = False
+
+        n = self.filters
+        self.stem_conv = self._conv(n, 7, True, "stem_conv")
+        self.reduce_conv = self._conv(n, 1, True, "reduce_conv")
+        self.reduce_bn = self._bn("reduce_bn")
+        self.blocks = [
+            (
+                self._conv(n, 3, False, f"block_{k}_conv_1"),
+                self._bn(f"block_{k}_bn_1"),
+                self._conv(n, 3, False, f"block_{k}_conv_2"),
+                self._bn(f"block_{k}_bn_2"),
+            )
+            for k in range(self.num_res_blocks)
+        ]
+        self.merge_conv = self._conv(n, 3, False, "merge_conv")
+        self.merge_bn = self._bn("merge_bn")
+        # The output convolution needs the input's channel count: made in build.
+        self.output_conv = None
+
+    def _conv(self, filters, kernel_size, use_bias, name):
+        return keras.layers.Conv2D(
+            filters,
+            kernel_size,
+            padding="same",
+            use_bias=use_bias,
+            name=name,
+            dtype=self.dtype_policy,
+        )
+
+    def _bn(self, name):
+        return keras.layers.BatchNormalization(name=name, dtype=self.dtype_policy)
+
+    def build(self, input_shape):
+        input_shape = _check_input_shape(input_shape)
+        channels = input_shape[-1]
+        image = (None, None, None, channels)
+        features = (None, None, None, self.filters)
+        self.output_conv = self._conv(channels, 7, True, "output_conv")
+        self.stem_conv.build(image)
+        self.reduce_conv.build(features)
+        self.reduce_bn.build(features)
+        for conv_1, bn_1, conv_2, bn_2 in self.blocks:
+            conv_1.build(features)
+            bn_1.build(features)
+            conv_2.build(features)
+            bn_2.build(features)
+        self.merge_conv.build(features)
+        self.merge_bn.build(features)
+        self.output_conv.build(features)
+
+    def _resize(self, x):
+        return resize(
+            x,
+            (self.height, self.width),
+            method=self.interpolation,
+            antialias=self.antialias,
+        )
+
+    def _as_batch(self, inputs):
+        inputs = keras.ops.cast(inputs, self.compute_dtype)
+        rank = len(inputs.shape)
+        if rank not in (3, 4):
+            raise ValueError(
+                "Expected an input of rank 3 (height, width, channels) or 4 "
+                f"(batch, height, width, channels). Received: "
+                f"input_shape={tuple(inputs.shape)}"
+            )
+        if rank == 3:
+            return keras.ops.expand_dims(inputs, 0), True
+        return inputs, False
+
+    def call(self, inputs, training=None):
+        x, squeeze = self._as_batch(inputs)
+        skip = self._resize(x)
+
+        f = keras.ops.leaky_relu(self.stem_conv(x), _LEAKY_SLOPE)
+        f = keras.ops.leaky_relu(self.reduce_conv(f), _LEAKY_SLOPE)
+        f = self.reduce_bn(f, training=training)
+        bottleneck = self._resize(f)
+
+        y = bottleneck
+        for conv_1, bn_1, conv_2, bn_2 in self.blocks:
+            t = keras.ops.leaky_relu(bn_1(conv_1(y), training=training), _LEAKY_SLOPE)
+            y = y + bn_2(conv_2(t), training=training)
+        y = self.merge_bn(self.merge_conv(y), training=training) + bottleneck
+        out = skip + self.output_conv(y)
+        return out[0] if squeeze else out
+
+    def fixed_resize(self, inputs):
+        """The image skip path alone: the fixed resize the layer learns on.
+
+        `layer(x) - layer.fixed_resize(x)` is the learned residual, e.g. for
+        plotting what the resizer adds to the plain resize.
+
+        Args:
+            inputs: images, as for calling the layer.
+
+        Returns:
+            `resize(inputs, (height, width), interpolation, antialias)` in
+            the layer's compute dtype.
+        """
+        x, squeeze = self._as_batch(inputs)
+        out = self._resize(x)
+        return out[0] if squeeze else out
+
+    def compute_output_shape(self, input_shape):
+        input_shape = _check_input_shape(input_shape)
+        return input_shape[:-3] + (self.height, self.width, input_shape[-1])
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "height": self.height,
+            "width": self.width,
+            "filters": self.filters,
+            "num_res_blocks": self.num_res_blocks,
+            "interpolation": self.interpolation,
+            "antialias": self.antialias,
+        }
+
+
+@register_resizer("learned")
+def _learned(height, width, **kwargs):
+    """Learned (Talebi & Milanfar 2021): CNN residual on a fixed bilinear resize."""
+    kwargs.setdefault("name", "resizer")
+    return LearnedResize(height, width, **kwargs)
