@@ -10,6 +10,7 @@ import pytest
 import tensorflow as tf
 
 import keras_resize
+import keras_resize.ops  # noqa: F401 - used by examples
 
 SKIP = {"keras_resize.demo", "keras_resize.cli"}
 
@@ -29,7 +30,13 @@ def modules_with_examples():
 @pytest.mark.parametrize("name", modules_with_examples())
 def test_docstring_examples(name):
     module = importlib.import_module(name)
-    globs = {"np": np, "tf": tf, "keras": keras, **vars(module)}
+    globs = {
+        "np": np,
+        "tf": tf,
+        "keras": keras,
+        "keras_resize": keras_resize,
+        **vars(module),
+    }
     finder = doctest.DocTestFinder()
     runner = doctest.DocTestRunner(
         optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE

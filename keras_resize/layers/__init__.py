@@ -3,6 +3,7 @@
 Importing this package registers every resizer in `registry`.
 """
 
+from keras_resize.layers.downsizenet_resize import DownsizeNetResize
 from keras_resize.layers.learned_resize import LearnedResize
 from keras_resize.layers.registry import (
     available_resizers,
@@ -13,6 +14,7 @@ from keras_resize.layers.registry import (
 from keras_resize.layers.resize import Resize
 
 __all__ = [
+    "DownsizeNetResize",
     "LearnedResize",
     "Resize",
     "available_resizers",

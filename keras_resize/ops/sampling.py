@@ -138,10 +138,11 @@ def resample_axis(images, indices, weights, axis):
         # w: (out[, taps]) or (batch, out[, taps]) -> broadcastable to the
         # gathered (batch, ..., out, [taps], ..., channels) tensor
         if not per_sample:
-            w = w[tf.newaxis]
+            w = tf.expand_dims(w, 0)
+        # (explicit expand_dims: TFLite has no StridedSlice with new axes)
         if axis == 1:
-            return w[..., tf.newaxis, tf.newaxis]
-        return tf.expand_dims(w, 1)[..., tf.newaxis]
+            return tf.expand_dims(tf.expand_dims(w, -1), -1)
+        return tf.expand_dims(tf.expand_dims(w, 1), -1)
 
     return _weighted_sum_of_gathers(images, indices, weights, axis, batch_dims, expand)
 
@@ -265,7 +266,7 @@ def sample(
     images, squeeze = as_image_batch(images)
     coordinates = tf.convert_to_tensor(coordinates)
     if squeeze and coordinates.shape.rank == 3:
-        coordinates = coordinates[tf.newaxis]
+        coordinates = tf.expand_dims(coordinates, 0)
     if coordinates.shape.rank != 4 or coordinates.shape[-1] != 2:
         raise ValueError(
             "Expected `coordinates` of shape (batch, height, width, 2) holding "
@@ -296,7 +297,7 @@ def _combine_taps(flat_images, index, weight):
     per_sample_weight = weight.shape.rank == 3
 
     def expand(w):
-        return (w if per_sample_weight else w[tf.newaxis])[..., tf.newaxis]
+        return tf.expand_dims(w if per_sample_weight else tf.expand_dims(w, 0), -1)
 
     return _weighted_sum_of_gathers(
         flat_images,
@@ -347,6 +348,13 @@ def combine_taps(images, index, weights):
     return tf.reshape(out, [batch, out_shape[0], out_shape[1], channels])
 
 
+def _gather_masked(flat_images, index, mask):
+    return tf.gather(flat_images, index, axis=1) * tf.reshape(mask, [1, -1, 1])
+
+
+_gather_masked_fused = _fusable(_gather_masked)
+
+
 def gather_patches(images, rows, columns, radius):
     """Square patches of `(2 * radius + 1)^2` pixels centred on given pixels.
 
@@ -365,7 +373,7 @@ def gather_patches(images, rows, columns, radius):
     Returns:
         `(patches, inside)`: `patches` of shape `(batch, out_h, out_w, size,
         size, channels)` with `size = 2 * radius + 1`, and `inside`, a
-        `(out_h, out_w, size, size, 1)` float mask of the patch pixels that
+        `(out_h, out_w, size, size)` float mask of the patch pixels that
         lie inside the image.
 
     Convention: index space (pixel `i` is row/column `i`).
@@ -378,23 +386,17 @@ def gather_patches(images, rows, columns, radius):
     patch_cols = columns[:, None] + offsets  # (out_w, size)
     row_inside = (patch_rows >= 0) & (patch_rows < height)
     col_inside = (patch_cols >= 0) & (patch_cols < width)
-    row_taps = (
-        tf.clip_by_value(patch_rows, 0, height - 1),
-        tf.cast(row_inside, images.dtype),
-    )
-    col_taps = (
-        tf.clip_by_value(patch_cols, 0, width - 1),
-        tf.cast(col_inside, images.dtype),
-    )
-    out_h = static_or_dynamic_shape(rows)[0]
-    out_w = static_or_dynamic_shape(columns)[0]
-    # rows then columns, one tap each (weight = inside mask -> zero padding)
-    flat_rows = (tf.reshape(row_taps[0], [-1, 1]), tf.reshape(row_taps[1], [-1, 1]))
-    flat_cols = (tf.reshape(col_taps[0], [-1, 1]), tf.reshape(col_taps[1], [-1, 1]))
-    gathered = resample_separable(images, flat_rows, flat_cols)
-    gathered = tf.reshape(gathered, [batch, out_h, size, out_w, size, channels])
-    patches = tf.transpose(gathered, [0, 1, 3, 2, 4, 5])
+    patch_rows = tf.clip_by_value(patch_rows, 0, height - 1)
+    patch_cols = tf.clip_by_value(patch_cols, 0, width - 1)
+    index = patch_rows[:, None, :, None] * width + patch_cols[None, :, None, :]
     inside = tf.cast(
         row_inside[:, None, :, None] & col_inside[None, :, None, :], images.dtype
-    )[..., tf.newaxis]
+    )  # (out_h, out_w, size, size)
+    out_h = static_or_dynamic_shape(rows)[0]
+    out_w = static_or_dynamic_shape(columns)[0]
+    flat_images = tf.reshape(images, [batch, -1, channels])
+    patches = _gather_masked_fused(
+        flat_images, tf.reshape(index, [-1]), tf.reshape(inside, [-1])
+    )
+    patches = tf.reshape(patches, [batch, out_h, out_w, size, size, channels])
     return patches, inside

@@ -82,7 +82,7 @@ def as_image_batch(images, name="images"):
                 f"Received: {name}.dtype={images.dtype.name}"
             )
     if rank == 3:
-        return images[tf.newaxis], True
+        return tf.expand_dims(images, 0), True
     return images, False
 
 

@@ -1,0 +1,348 @@
+"""`DownsizeNetResize`: texture-aware interpolation coefficients (BMVC 2022)."""
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from keras_resize.layers.registry import register_resizer
+from keras_resize.ops import combine_taps, gather_patches, resample_separable
+from keras_resize.ops.kernels import resize_weights
+from keras_resize.ops.validation import (
+    as_image_batch,
+    check_choice,
+    check_positive_int,
+    static_or_dynamic_shape,
+)
+
+NEIGHBORHOODS = {
+    # name -> (taps per axis, index of the top-left neighbour p0 among them)
+    "bilinear": (2, 0),
+    "bicubic": (4, 1),
+}
+NORMALIZATIONS = ("sigmoid", "softmax", "none")
+FEATURE_PATHS = ("patches", "full")
+
+
+@keras.saving.register_keras_serializable(package="keras_resize")
+class DownsizeNetResize(keras.layers.Layer):
+    """Learned, texture-aware interpolation for arbitrary-scale downsizing.
+
+    DownsizeNet (Ma & Li, BMVC 2022) keeps the structure of bilinear or
+    bicubic interpolation (every output pixel is a weighted sum of its `K`
+    source neighbours) but predicts the `K` weights per pixel with a small
+    CNN, so they can follow the local texture:
+
+    1. texture features: `num_conv_layers` 3x3 convolutions of `filters`
+       channels on the high-resolution input;
+    2. floating pooling: for each output pixel, the feature vector at the
+       top-left neighbour `p0` of its projected point (a gather);
+    3. relative distance map: the `K` fixed interpolation weights of the
+       neighbourhood (`K = 4` bilinear products, `K = 16` Keys-bicubic
+       products), taken from the package's one set of kernels;
+    4. `[features, distances]` -> 1x1 convolution to `K` -> sigmoid and
+       sum-to-one normalisation (or softmax) -> coefficients;
+    5. output = coefficient-weighted sum of the `K` neighbours, per channel.
+
+    Coefficients always sum to one, so the output stays an image and a
+    frozen, image-trained backbone can follow it.
+
+    Bilinear and bicubic are special cases: with
+    `initializer="interpolation"` the 1x1 convolution selects the distance
+    channels (identity on them, zero on the features) and, with
+    `normalization="none"` (the default for that initializer), the layer
+    equals `keras_resize.ops.resize(..., method=neighborhood)`.
+
+    Features are only needed at the `p0` positions and each depends on a
+    `(2L + 1)^2` neighbourhood for `L` conv layers, so by default
+    (`feature_path="patches"`) they are computed on gathered patches around
+    `p0`: the cost follows the output size, not the input size.
+    `feature_path="full"` runs the convolutions on the whole input instead;
+    both give the same result.
+
+    Args:
+        height: output height, a positive int.
+        width: output width, a positive int.
+        neighborhood: `"bilinear"` (2x2 neighbours, K=4) or `"bicubic"`
+            (4x4 neighbours, K=16).
+        num_conv_layers: number of 3x3 texture convolutions (paper: 2-4).
+        filters: channels of the texture convolutions (paper: 16).
+        normalization: `"sigmoid"` (sigmoid, then divide by the sum; the
+            paper's default), `"softmax"`, or `"none"` (no squashing: the
+            coefficients are projected onto sum-to-one by adding
+            `(1 - sum) / K` to each; our reading of the paper's "the last
+            sigmoid is removed"). Default: `"none"` with
+            `initializer="interpolation"`, else `"sigmoid"`.
+        initializer: initializer of the 1x1 convolution: `"interpolation"`
+            (start as plain bilinear/bicubic) or any Keras initializer name.
+        feature_path: `"patches"` (default) or `"full"`, see above.
+        activation: activation after each texture convolution (our reading:
+            `"relu"`).
+        **kwargs: base layer arguments.
+
+    Input shape:
+        `(batch, height, width, channels)` or `(height, width, channels)`.
+
+    Output shape:
+        `(batch, height, width, channels)` with the configured size.
+
+    Example:
+
+    >>> layer = DownsizeNetResize(16, 24, initializer="interpolation")
+    >>> images = np.random.default_rng(0).random((2, 64, 96, 3)).astype("float32")
+    >>> bilinear = keras_resize.ops.resize(images, (16, 24))
+    >>> bool(np.allclose(layer(images), bilinear, atol=1e-5))
+    True
+
+    Convention: half-pixel centres, as `keras_resize.ops.resize`: output
+    pixel `o` projects to source index `s = (o + 0.5) * in / out - 0.5` per
+    axis, `p0 = floor(s)` (clamped into the image) and `d = s - p0`;
+    neighbours outside the image are clamped (bilinear) or dropped and the
+    weights renormalised (bicubic), exactly as the fixed kernels do.
+    """
+
+    def __init__(
+        self,
+        height,
+        width,
+        neighborhood="bilinear",
+        num_conv_layers=2,
+        filters=16,
+        normalization=None,
+        initializer="glorot_uniform",
+        feature_path="patches",
+        activation="relu",
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.height = check_positive_int("height", height)
+        self.width = check_positive_int("width", width)
+        self.neighborhood = check_choice("neighborhood", neighborhood, NEIGHBORHOODS)
+        self.num_conv_layers = check_positive_int("num_conv_layers", num_conv_layers)
+        self.filters = check_positive_int("filters", filters)
+        if normalization is None:
+            normalization = "none" if initializer == "interpolation" else "sigmoid"
+        self.normalization = check_choice(
+            "normalization", normalization, NORMALIZATIONS
+        )
+        if initializer != "interpolation":
+            try:
+                keras.initializers.get(initializer)
+            except (ValueError, TypeError):
+                raise ValueError(
+                    "Expected `initializer` to be 'interpolation' or a Keras "
+                    f"initializer. Received: initializer={initializer!r}"
+                ) from None
+        self.initializer = initializer
+        self.feature_path = check_choice("feature_path", feature_path, FEATURE_PATHS)
+        try:
+            self._activation_fn = keras.activations.get(activation)
+        except (ValueError, TypeError):
+            raise ValueError(
+                f"Expected `activation` to be a Keras activation. Received: "
+                f"activation={activation!r}"
+            ) from None
+        self.activation = activation
+        taps, self._p0_tap = NEIGHBORHOODS[self.neighborhood]
+        self.num_coefficients = taps * taps
+
+    def build(self, input_shape):
+        channels = input_shape[-1]
+        if channels is None:
+            raise ValueError(
+                "Expected the channel dimension of the input to be known. "
+                f"Received: input_shape={input_shape}"
+            )
+        self.conv_kernels, self.conv_biases = [], []
+        in_channels = channels
+        for i in range(self.num_conv_layers):
+            self.conv_kernels.append(
+                self.add_weight(
+                    shape=(3, 3, in_channels, self.filters),
+                    initializer="glorot_uniform",
+                    name=f"texture_kernel_{i}",
+                )
+            )
+            self.conv_biases.append(
+                self.add_weight(
+                    shape=(self.filters,), initializer="zeros", name=f"texture_bias_{i}"
+                )
+            )
+            in_channels = self.filters
+        k = self.num_coefficients
+        if self.initializer == "interpolation":
+
+            def mix_init(shape, dtype=None):
+                kernel = np.zeros(shape, "float32")
+                kernel[self.filters :, :] = np.eye(k, dtype="float32")
+                return keras.ops.cast(kernel, dtype or "float32")
+
+        else:
+            mix_init = self.initializer
+        self.mix_kernel = self.add_weight(
+            shape=(self.filters + k, k), initializer=mix_init, name="mix_kernel"
+        )
+        self.mix_bias = self.add_weight(
+            shape=(k,), initializer="zeros", name="mix_bias"
+        )
+
+    # -- the pieces, public for inspection and tests -------------------------
+
+    def taps(self, in_height, in_width, dtype="float32"):
+        """Neighbour flat indices `(h, w, K)`, distance map `(h, w, K)` and the
+        `p0` row `(h,)` and column `(w,)` indices, for an input size."""
+        rows, row_w = resize_weights(
+            in_height, self.height, self.neighborhood, False, dtype
+        )
+        cols, col_w = resize_weights(
+            in_width, self.width, self.neighborhood, False, dtype
+        )
+        k = self.num_coefficients
+        index = rows[:, None, :, None] * in_width + cols[None, :, None, :]
+        distance = row_w[:, None, :, None] * col_w[None, :, None, :]
+        index = tf.reshape(index, [self.height, self.width, k])
+        distance = tf.reshape(distance, [self.height, self.width, k])
+        return index, distance, rows[:, self._p0_tap], cols[:, self._p0_tap]
+
+    def texture_features(self, images, p0_rows, p0_cols):
+        """Texture features at the `p0` positions, `(batch, h, w, filters)`."""
+        if self.feature_path == "full":
+            features = images
+            for kernel, bias in zip(self.conv_kernels, self.conv_biases, strict=True):
+                features = keras.ops.conv(features, kernel, padding="same") + bias
+                features = self._activation_fn(features)
+            ones_r = tf.ones_like(p0_rows, features.dtype)[:, None]
+            ones_c = tf.ones_like(p0_cols, features.dtype)[:, None]
+            return resample_separable(
+                features, (p0_rows[:, None], ones_r), (p0_cols[:, None], ones_c)
+            )
+        # Patch path: each 3x3 "valid" convolution over a p x p patch is one
+        # matmul with a (p*p*c_in, (p-2)*(p-2)*filters) matrix assembled from
+        # the kernel (much faster than conv2d over millions of tiny images).
+        radius = self.num_conv_layers
+        patches, inside = gather_patches(images, p0_rows, p0_cols, radius)
+        batch = static_or_dynamic_shape(images)[0]
+        positions = self.height * self.width
+        size = 2 * radius + 1
+        features = tf.reshape(patches, [batch * positions, -1])
+        for i, (kernel, bias) in enumerate(
+            zip(self.conv_kernels, self.conv_biases, strict=True)
+        ):
+            in_channels = kernel.shape[2]
+            dense = _conv_as_dense(kernel, size, in_channels, self.filters)
+            size -= 2
+            features = keras.ops.matmul(features, dense) + keras.ops.tile(
+                bias, [size * size]
+            )
+            features = self._activation_fn(features)
+            if size > 1:
+                # zero what lies outside the image, as "same" padding would
+                crop = inside[:, :, i + 1 : i + 1 + size, i + 1 : i + 1 + size]
+                crop = tf.reshape(crop, [1, positions, size * size, 1])
+                features = tf.reshape(
+                    features, [batch, positions, size * size, self.filters]
+                )
+                features = tf.reshape(features * crop, [batch * positions, -1])
+        return tf.reshape(features, [batch, self.height, self.width, self.filters])
+
+    def coefficients(self, inputs):
+        """The per-pixel interpolation coefficients, `(batch, h, w, K)`."""
+        images, _ = as_image_batch(inputs)
+        images = tf.cast(images, self.compute_dtype)
+        return self._coefficients(images)[0]
+
+    def _coefficients(self, images):
+        shape = static_or_dynamic_shape(images)
+        index, distance, p0_rows, p0_cols = self.taps(shape[1], shape[2], images.dtype)
+        features = self.texture_features(images, p0_rows, p0_cols)
+        # the 1x1 convolution of [features, distances], split in two so the
+        # distance part (the same for the whole batch) is computed once
+        feature_kernel = self.mix_kernel[: self.filters]
+        distance_kernel = self.mix_kernel[self.filters :]
+        logits = keras.ops.matmul(features, feature_kernel) + (
+            keras.ops.matmul(distance, distance_kernel) + self.mix_bias
+        )
+        if self.normalization == "sigmoid":
+            squashed = keras.ops.sigmoid(logits)
+            coefficients = squashed / keras.ops.sum(squashed, axis=-1, keepdims=True)
+        elif self.normalization == "softmax":
+            coefficients = keras.ops.softmax(logits, axis=-1)
+        else:
+            excess = 1.0 - keras.ops.sum(logits, axis=-1, keepdims=True)
+            coefficients = logits + excess / self.num_coefficients
+        return coefficients, index
+
+    def call(self, inputs):
+        images, squeeze = as_image_batch(inputs)
+        images = tf.cast(images, self.compute_dtype)
+        coefficients, index = self._coefficients(images)
+        out = combine_taps(images, index, coefficients)
+        return out[0] if squeeze else out
+
+    def compute_output_shape(self, input_shape):
+        input_shape = tuple(input_shape)
+        if len(input_shape) not in (3, 4):
+            raise ValueError(
+                f"Expected an input of rank 3 or 4. Received: input_shape={input_shape}"
+            )
+        return input_shape[:-3] + (self.height, self.width, input_shape[-1])
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "height": self.height,
+            "width": self.width,
+            "neighborhood": self.neighborhood,
+            "num_conv_layers": self.num_conv_layers,
+            "filters": self.filters,
+            "normalization": self.normalization,
+            "initializer": self.initializer,
+            "feature_path": self.feature_path,
+            "activation": self.activation,
+        }
+
+
+def _conv_as_dense(kernel, size, in_channels, filters):
+    """A 3x3 "valid" convolution of a `size x size` patch as a dense matrix.
+
+    Row `(y * size + x) * in_channels + c` and column
+    `(v * (size - 2) + u) * filters + f` hold `kernel[y - v, x - u, c, f]`
+    when `0 <= y - v, x - u < 3`, else zero. Built with one gather, so the
+    gradient flows back to `kernel`.
+    """
+    index = _dense_conv_index(size, in_channels, filters)
+    flat = keras.ops.concatenate(
+        [keras.ops.reshape(kernel, [-1]), keras.ops.zeros([1], kernel.dtype)], axis=0
+    )
+    return tf.gather(flat, index)
+
+
+_DENSE_INDEX_CACHE = {}
+
+
+def _dense_conv_index(size, in_channels, filters):
+    key = (size, in_channels, filters)
+    if key not in _DENSE_INDEX_CACHE:
+        out = size - 2
+        zero = 9 * in_channels * filters  # index of the appended zero
+        index = np.full(
+            (size * size * in_channels, out * out * filters), zero, np.int32
+        )
+        c = np.arange(in_channels)[:, None]
+        f = np.arange(filters)[None, :]
+        for v in range(out):
+            for u in range(out):
+                for dy in range(3):
+                    for dx in range(3):
+                        rows = ((v + dy) * size + (u + dx)) * in_channels + c
+                        cols = (v * out + u) * filters + f
+                        index[rows, cols] = (
+                            (dy * 3 + dx) * in_channels + c
+                        ) * filters + f
+        _DENSE_INDEX_CACHE[key] = index
+    return _DENSE_INDEX_CACHE[key]
+
+
+@register_resizer("downsizenet")
+def _downsizenet(height, width, name="resizer", **kwargs):
+    """DownsizeNet: texture-aware learned interpolation (BMVC 2022)."""
+    return DownsizeNetResize(height, width, name=name, **kwargs)
