@@ -1,8 +1,19 @@
 """Offline data: real digits, high-resolution tasks built from them, photos.
 
-Nothing here downloads. TensorFlow is only imported by `as_dataset`.
+Nothing here downloads. TensorFlow is imported lazily (by `as_dataset` and the
+AVA-format dataset helpers), so building canvases needs numpy only.
 """
 
+from keras_resize.data.ava import (
+    ava_dataset,
+    check_image,
+    load_ava,
+    make_quality_fixture,
+    mean_score,
+    parse_ava_txt,
+    split_ids,
+    write_ava_txt,
+)
 from keras_resize.data.canvases import (
     INK_THRESHOLD,
     SEGMENTATION_NUM_CLASSES,
@@ -33,7 +44,10 @@ __all__ = [
     "PHOTO_NAMES",
     "SEGMENTATION_NUM_CLASSES",
     "as_dataset",
+    "ava_dataset",
+    "check_image",
     "default_cache_dir",
+    "load_ava",
     "load_digits",
     "load_fashion_mnist",
     "load_mnist",
@@ -41,6 +55,11 @@ __all__ = [
     "load_photos",
     "make_classification_canvases",
     "make_detection_canvases",
+    "make_quality_fixture",
     "make_segmentation_canvases",
+    "mean_score",
     "pad_boxes",
+    "parse_ava_txt",
+    "split_ids",
+    "write_ava_txt",
 ]
