@@ -20,7 +20,7 @@ import time
 # Module names under `benchmarks/`, run in this order. Each module defines
 # `NAME`, `add_arguments(parser)` (accepting --quick and --output-dir) and
 # `run(args, command=None)`. Add training benchmarks here.
-BENCHMARKS = ("resize_speed",)
+BENCHMARKS = ("resize_speed", "downsizenet_cost", "learned_resize")
 
 
 def _parser():

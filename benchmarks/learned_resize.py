@@ -1,0 +1,574 @@
+"""Learned resizer vs fixed resizers on a 4x-downsized classification task.
+
+Trains the same classifier (`training.classification`: resizer -> backbone
+-> logits) on the offline high-resolution digit canvases of
+`keras_resize.data.make_classification_canvases` (256 px canvases, one real
+MNIST digit of 40-100 px plus 6 clutter fragments, the builder's defaults),
+resized 4x to 64 px by each resizer:
+
+- `bilinear`, `area`, `antialias` (fixed, no parameters),
+- `learned` (`LearnedResize`, trained end to end with the backbone),
+
+with the same backbone, optimizer, schedule and seeds (0, 1, 2). The canvases
+are the same for every run (train from MNIST train digits, val and test from
+MNIST test digits, fixed seeds); the seed changes only the initialisation
+and the shuffling.
+
+Reported per resizer: mean +- std test accuracy over the seeds (and each
+seed's), the val accuracy, training images/s, the resizer's parameters and
+FLOPs per image, and its forward time in ms per image, measured at the end in
+the same process for every resizer (graph mode, batch 8, 256x256x3 -> 64x64,
+interleaved rounds, median). Targets: learned beats bilinear by >= 2 points
+of mean test accuracy; learned beats the best fixed resizer.
+
+A figure (`learned_resize.png`) shows test canvases resized by bilinear and
+by the trained learned resizer (seed 0), and their difference.
+
+Time: see `ESTIMATE` (calibrated on 2 CPU cores); `--quick` is a < 1 minute
+smoke test (1 seed, 64 -> 16 px, tiny splits) writing to
+`benchmarks/results/quick/` unless `--output-dir` is given.
+
+Run with `python -m benchmarks.run --only learned_resize` (or directly with
+`python -m benchmarks.learned_resize`); see `--help` for the options.
+"""
+
+import argparse
+import json
+import os
+import shlex
+import statistics
+import sys
+import time
+from pathlib import Path
+
+NAME = "learned_resize"
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_OUTPUT_DIR = Path(__file__).resolve().parent / "results"
+DEFAULT_RUNS_DIR = ROOT / "runs" / "benchmarks" / NAME
+
+RESIZERS = ("bilinear", "area", "antialias", "learned")
+FIXED = ("bilinear", "area", "antialias")
+
+# The schedule, calibrated on 2 shared CPU cores (load average ~2.5) with
+# one short run of each (12 steps of 32 canvases, 256 -> 64, resnet_tiny,
+# adamw): `learned` trains at ~27 images/s (1.2 s per step: its 7x7 stem
+# convolution runs at 256x256) and evaluates at ~110 images/s; `bilinear`
+# trains at ~270 images/s (0.12 s per step) and evaluates at ~380 images/s.
+# A 5-epoch, 1500-canvas bilinear run reached 66% test accuracy and was
+# still improving (not trivial, not saturated); hence 2000 x 6 below.
+FULL = {
+    "seeds": (0, 1, 2),
+    "input_size": 256,
+    "image_size": 64,
+    "train_size": 2000,
+    "val_size": 500,
+    "test_size": 2000,
+    "epochs": 6,
+    "batch_size": 32,
+    "backbone": "resnet_tiny",
+    "optimizer": "adamw",
+    "learning_rate": 2e-3,
+    "weight_decay": 1e-4,
+    "warmup_epochs": 0.5,
+    "schedule": "cosine",
+    "latency_batch": 8,
+    "latency_repeats": 15,
+}
+QUICK = {
+    **FULL,
+    "seeds": (0,),
+    "input_size": 64,
+    "image_size": 16,
+    "train_size": 32,
+    "val_size": 16,
+    "test_size": 16,
+    "epochs": 1,
+    "batch_size": 16,
+    "latency_batch": 2,
+    "latency_repeats": 3,
+}
+ESTIMATE = (
+    "About 36 minutes on 2 shared CPU cores: learned ~510 s per seed "
+    "(2000 x 6 training images at ~27 img/s = 1.2 s per 32-image step, "
+    "3000 val + 2000 test images at ~110 img/s, ~15 s of tracing and "
+    "measurements), each fixed resizer ~70 s per seed (~270 img/s training, "
+    "~380 img/s evaluation); 3 x 510 + 9 x 70 = ~2160 s."
+)
+
+TARGET_MARGIN = 0.02  # Learned must beat bilinear by 2 points of accuracy.
+FIGURE_IMAGES = 4
+
+OVERRIDABLE = (
+    "train_size",
+    "val_size",
+    "test_size",
+    "epochs",
+    "batch_size",
+    "backbone",
+    "optimizer",
+    "learning_rate",
+    "weight_decay",
+    "warmup_epochs",
+)
+
+
+def add_arguments(parser):
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help=(
+            "smoke test (< 1 min): 1 seed, 64 -> 16 px, 32 train canvases, "
+            "1 epoch (writes to benchmarks/results/quick/ unless --output-dir)"
+        ),
+    )
+    parser.add_argument(
+        "--output-dir",
+        type=Path,
+        help=f"where to write {NAME}.json/.md/.png (default benchmarks/results)",
+    )
+    parser.add_argument(
+        "--runs-dir",
+        type=Path,
+        help=(
+            "training run folders (checkpoints, logs; default runs/benchmarks/"
+            f"{NAME}, or OUTPUT_DIR/{NAME}_runs with --quick)"
+        ),
+    )
+    parser.add_argument(
+        "--resizers",
+        nargs="+",
+        choices=RESIZERS,
+        help=f"subset of resizers (default: {' '.join(RESIZERS)})",
+    )
+    parser.add_argument(
+        "--seeds", type=int, nargs="+", help="seeds (default 0 1 2; quick: 0)"
+    )
+    parser.add_argument("--train-size", type=int, help="training canvases")
+    parser.add_argument("--val-size", type=int, help="validation canvases")
+    parser.add_argument("--test-size", type=int, help="test canvases")
+    parser.add_argument("--epochs", type=int)
+    parser.add_argument("--batch-size", type=int)
+    parser.add_argument("--backbone", help="a training.classification backbone")
+    parser.add_argument("--optimizer", choices=("sgd", "adamw"))
+    parser.add_argument("--learning-rate", type=float)
+    parser.add_argument("--weight-decay", type=float)
+    parser.add_argument("--warmup-epochs", type=float)
+    parser.add_argument("--verbose", type=int, default=2, choices=(0, 1, 2))
+    return parser
+
+
+def _config(args):
+    config = dict(QUICK if args.quick else FULL)
+    for key in OVERRIDABLE:
+        value = getattr(args, key, None)
+        if value is not None:
+            config[key] = value
+    if getattr(args, "seeds", None):
+        config["seeds"] = tuple(args.seeds)
+    config["resizers"] = tuple(getattr(args, "resizers", None) or RESIZERS)
+    config["seeds"] = tuple(config["seeds"])
+    return config
+
+
+def _output_dir(args):
+    if args.output_dir is not None:
+        return Path(args.output_dir)
+    # Never overwrite the committed full-size results with a smoke run.
+    return DEFAULT_OUTPUT_DIR / "quick" if args.quick else DEFAULT_OUTPUT_DIR
+
+
+def _runs_dir(args, output_dir):
+    if getattr(args, "runs_dir", None) is not None:
+        return Path(args.runs_dir)
+    return output_dir / f"{NAME}_runs" if args.quick else DEFAULT_RUNS_DIR
+
+
+def _training_argv(config, resizer, seed, run_dir, verbose):
+    argv = [
+        "--dataset",
+        "digits",
+        "--resizer",
+        resizer,
+        "--backbone",
+        config["backbone"],
+        "--input-size",
+        str(config["input_size"]),
+        "--image-size",
+        str(config["image_size"]),
+        "--train-size",
+        str(config["train_size"]),
+        "--val-size",
+        str(config["val_size"]),
+        "--test-size",
+        str(config["test_size"]),
+        "--epochs",
+        str(config["epochs"]),
+        "--batch-size",
+        str(config["batch_size"]),
+        "--optimizer",
+        config["optimizer"],
+        "--learning-rate",
+        str(config["learning_rate"]),
+        "--weight-decay",
+        str(config["weight_decay"]),
+        "--warmup-epochs",
+        str(config["warmup_epochs"]),
+        "--schedule",
+        config["schedule"],
+        "--seed",
+        str(seed),
+        "--output-dir",
+        str(run_dir),
+        "--latency-batch",
+        str(config["latency_batch"]),
+        "--latency-repeats",
+        str(config["latency_repeats"]),
+        "--verbose",
+        str(verbose),
+    ]
+    if resizer == "learned":
+        argv += ["--save-resizer", str(run_dir / "resizer.weights.h5")]
+    return argv
+
+
+KEPT = (
+    "test_accuracy",
+    "test_loss",
+    "val_accuracy",
+    "val_loss",
+    "train_accuracy",
+    "train_images_per_sec",
+    "resizer_params",
+    "resizer_flops_per_image",
+    "backbone_flops_per_image",
+    "resizer_latency_ms_per_image",
+    "steps_per_epoch",
+    "wall_time_s",
+    "history",
+)
+
+
+def _train_all(config, runs_dir, verbose, log):
+    from training import classification
+
+    runs = []
+    for resizer in config["resizers"]:
+        for seed in config["seeds"]:
+            run_dir = runs_dir / f"{resizer}_seed{seed}"
+            argv = _training_argv(config, resizer, seed, run_dir, verbose)
+            log(f"[{NAME}] training {resizer} seed {seed}")
+            result = classification.run(classification.parse_args(argv))
+            entry = {"resizer": resizer, "seed": seed, "run_dir": str(run_dir)}
+            entry.update({k: result.get(k) for k in KEPT})
+            runs.append(entry)
+    return runs
+
+
+def _mean_std(values):
+    values = [v for v in values if v is not None]
+    if not values:
+        return None, None
+    mean = statistics.fmean(values)
+    std = statistics.stdev(values) if len(values) > 1 else 0.0
+    return mean, std
+
+
+def _summarise(runs, resizers):
+    summary = {}
+    for resizer in resizers:
+        mine = [r for r in runs if r["resizer"] == resizer]
+        acc_mean, acc_std = _mean_std([r["test_accuracy"] for r in mine])
+        val_mean, val_std = _mean_std([r["val_accuracy"] for r in mine])
+        ips, _ = _mean_std([r["train_images_per_sec"] for r in mine])
+        summary[resizer] = {
+            "test_accuracy_mean": acc_mean,
+            "test_accuracy_std": acc_std,
+            "test_accuracy_per_seed": [r["test_accuracy"] for r in mine],
+            "val_accuracy_mean": val_mean,
+            "val_accuracy_std": val_std,
+            "train_images_per_sec_mean": ips,
+            "resizer_params": mine[0]["resizer_params"] if mine else None,
+            "resizer_flops_per_image": mine[0]["resizer_flops_per_image"]
+            if mine
+            else None,
+            "num_runs": len(mine),
+        }
+    return summary
+
+
+def _targets(summary):
+    learned = summary.get("learned", {}).get("test_accuracy_mean")
+    fixed = {
+        name: summary[name]["test_accuracy_mean"]
+        for name in FIXED
+        if name in summary and summary[name]["test_accuracy_mean"] is not None
+    }
+    targets = []
+    if learned is not None and "bilinear" in fixed:
+        margin = learned - fixed["bilinear"]
+        targets.append(
+            {
+                "target": "learned beats bilinear by >= 2 points (mean test accuracy)",
+                "margin": margin,
+                "met": margin >= TARGET_MARGIN,
+            }
+        )
+    if learned is not None and fixed:
+        best = max(fixed, key=fixed.get)
+        margin = learned - fixed[best]
+        targets.append(
+            {
+                "target": "learned beats the best fixed resizer "
+                f"({best}, mean test accuracy)",
+                "margin": margin,
+                "met": margin > 0,
+            }
+        )
+    return targets
+
+
+def _build_resizers(config, runs):
+    """The resizer layers, the learned one with seed-0 (first) trained weights."""
+    from keras_resize.layers import get_resizer
+    from training import classification
+
+    size = config["image_size"]
+    layers = {}
+    for resizer in config["resizers"]:
+        layer = get_resizer(resizer, size, size, name=f"{resizer}_resizer")
+        if resizer == "learned":
+            trained = next(r for r in runs if r["resizer"] == "learned")
+            classification.load_resizer_weights(
+                layer,
+                config["input_size"],
+                Path(trained["run_dir"]) / "resizer.weights.h5",
+            )
+        layers[resizer] = layer
+    return layers
+
+
+def measure_latency(layers, config):
+    """Median forward ms per image of every resizer, interleaved rounds."""
+    import numpy as np
+    import tensorflow as tf
+
+    batch, size = config["latency_batch"], config["input_size"]
+    x = tf.constant(
+        np.random.default_rng(0).random((batch, size, size, 3), dtype=np.float32)
+    )
+    functions = {
+        name: tf.function(lambda images, layer=layer: layer(images, training=False))
+        for name, layer in layers.items()
+    }
+    for function in functions.values():  # Trace and warm up.
+        function(x).numpy()
+        function(x).numpy()
+    times = {name: [] for name in functions}
+    for _ in range(config["latency_repeats"]):
+        for name, function in functions.items():
+            start = time.perf_counter()
+            function(x).numpy()
+            times[name].append((time.perf_counter() - start) * 1e3)
+    return {
+        name: {
+            "median_ms_per_batch": statistics.median(ts),
+            "median_ms_per_image": statistics.median(ts) / batch,
+            "min_ms_per_batch": min(ts),
+        }
+        for name, ts in times.items()
+    }
+
+
+def _figure(layers, config, path):
+    """Test canvases: input, bilinear, learned, learned - bilinear."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    from keras_resize.data import make_classification_canvases
+    from training import classification
+
+    size = config["input_size"]
+    digit_size = classification._default_digit_size(size)
+    data = make_classification_canvases(
+        FIGURE_IMAGES,
+        canvas_size=size,
+        digit_size=digit_size,
+        clutter=6,
+        seed=2,  # The test split's seed (data seed 0 + 2).
+        split="test",
+        channels=3,
+    )
+    images = data["images"]
+    bilinear = np.asarray(layers["bilinear"](images, training=False))
+    learned = np.asarray(layers["learned"](images, training=False))
+    residual = learned - bilinear
+    limit = float(np.max(np.abs(residual))) or 1.0
+    columns = (
+        ("input", images, "gray", (0, 1)),
+        ("bilinear", bilinear, "gray", (0, 1)),
+        ("learned", learned, "gray", None),
+        ("learned - bilinear", residual, "RdBu_r", (-limit, limit)),
+    )
+    fig, axes = plt.subplots(
+        FIGURE_IMAGES, len(columns), figsize=(2.6 * len(columns), 2.6 * FIGURE_IMAGES)
+    )
+    for i in range(FIGURE_IMAGES):
+        for j, (title, batch, cmap, limits) in enumerate(columns):
+            ax = axes[i, j]
+            image = batch[i].mean(axis=-1)
+            kwargs = {"vmin": limits[0], "vmax": limits[1]} if limits else {}
+            shown = ax.imshow(image, cmap=cmap, interpolation="nearest", **kwargs)
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if i == 0:
+                ax.set_title(title)
+            if j == 0:
+                ax.set_ylabel(f"label {int(data['labels'][i])}")
+            if j == len(columns) - 1:
+                fig.colorbar(shown, ax=ax, fraction=0.046)
+    fig.suptitle(
+        f"{size} -> {config['image_size']} px (learned: seed 0, "
+        f"backbone {config['backbone']})"
+    )
+    fig.tight_layout()
+    fig.savefig(path, dpi=80)
+    plt.close(fig)
+
+
+def _pct(value):
+    return "n/a" if value is None else f"{100 * value:.1f}"
+
+
+def to_markdown(results):
+    from training.classification import _default_digit_size
+
+    config = results["config"]
+    env = results["environment"]
+    lo, hi = _default_digit_size(config["input_size"])
+    lines = [
+        "# Learned resizer vs fixed resizers (digit canvases, 4x downsizing)",
+        "",
+        f"Task: `make_classification_canvases` ({config['input_size']} px "
+        f"canvases, one MNIST digit of {lo}-{hi} px, 6 clutter fragments), resized "
+        f"to {config['image_size']} px, backbone `{config['backbone']}`; "
+        f"{config['train_size']} train / {config['val_size']} val / "
+        f"{config['test_size']} test canvases; {config['epochs']} epochs, batch "
+        f"{config['batch_size']}, {config['optimizer']} lr {config['learning_rate']} "
+        f"(weight decay {config['weight_decay']}, {config['schedule']} schedule, "
+        f"{config['warmup_epochs']} warmup epochs), label smoothing 0.1; seeds "
+        f"{', '.join(map(str, config['seeds']))} (same canvases, seed changes the "
+        "initialisation and shuffling).",
+        "",
+        f"{env.get('cpu_usable')} usable CPU cores ({env.get('cpu_model')}), TF "
+        f"{env.get('tensorflow')}, Keras {env.get('keras')}, {env.get('date')}; "
+        f"total time {results['total_time_s'] / 60:.1f} min.",
+        "",
+        "| resizer | test acc % (mean +- std) | per seed | val acc % | train img/s "
+        "| resizer ms/img | params | resizer MFLOPs/img |",
+        "|---|---:|---|---:|---:|---:|---:|---:|",
+    ]
+    for name, row in results["summary"].items():
+        latency = results["latency"].get(name, {}).get("median_ms_per_image")
+        flops = row["resizer_flops_per_image"]
+        per_seed = ", ".join(_pct(v) for v in row["test_accuracy_per_seed"])
+        lines.append(
+            f"| {name} | {_pct(row['test_accuracy_mean'])} +- "
+            f"{_pct(row['test_accuracy_std'])} | {per_seed} "
+            f"| {_pct(row['val_accuracy_mean'])} "
+            f"| {row['train_images_per_sec_mean'] or float('nan'):.1f} "
+            f"| {'n/a' if latency is None else f'{latency:.3f}'} "
+            f"| {row['resizer_params']} "
+            f"| {'n/a' if flops is None else f'{flops / 1e6:.1f}'} |"
+        )
+    lines += [
+        "",
+        "Resizer ms/img: forward time of the resizer alone, graph mode, batch "
+        f"{config['latency_batch']} of {config['input_size']}x"
+        f"{config['input_size']}x3, median of {config['latency_repeats']} "
+        "interleaved rounds in the same process for all resizers. FLOPs: TF "
+        "profiler (gathers count 0, a multiply-add counts 2).",
+        "",
+        "Targets:",
+        "",
+    ]
+    for target in results["targets"]:
+        status = "MET" if target["met"] else "NOT MET"
+        lines.append(
+            f"- {status}: {target['target']} (margin {100 * target['margin']:+.1f} "
+            "points)"
+        )
+    if not results["targets"]:
+        lines.append("- n/a (needs `learned` and fixed resizers)")
+    lines += [
+        "",
+        f"Figure: `{NAME}.png` (test canvases; bilinear vs trained learned "
+        "resizer, seed 0, and their difference).",
+        "",
+        "Command:",
+        "",
+        "```",
+        results["command"],
+        "```",
+        "",
+        f"Machine-readable results (every run, with its history): `{NAME}.json`.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def run(args, command=None, log=print):
+    """Runs the benchmark for parsed `args`; writes JSON, markdown and PNG."""
+    from benchmarks.resize_speed import _environment
+    from training.common import json_safe
+
+    start = time.perf_counter()
+    config = _config(args)
+    output_dir = _output_dir(args)
+    runs_dir = _runs_dir(args, output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    environment = _environment()
+    runs = _train_all(config, runs_dir, getattr(args, "verbose", 2), log)
+    layers = _build_resizers(config, runs)
+    latency = measure_latency(layers, config)
+    environment["load_average_after"] = (
+        list(os.getloadavg()) if hasattr(os, "getloadavg") else None
+    )
+    summary = _summarise(runs, config["resizers"])
+    results = {
+        "config": config,
+        "estimate": ESTIMATE,
+        "environment": environment,
+        "quick": bool(args.quick),
+        "command": command or shlex.join(["python", "-m", f"benchmarks.{NAME}"]),
+        "summary": summary,
+        "targets": _targets(summary),
+        "latency": latency,
+        "runs": runs,
+    }
+    png_path = output_dir / f"{NAME}.png"
+    if {"bilinear", "learned"} <= set(layers):
+        _figure(layers, config, png_path)
+    results["total_time_s"] = time.perf_counter() - start
+    json_path = output_dir / f"{NAME}.json"
+    md_path = output_dir / f"{NAME}.md"
+    json_path.write_text(json.dumps(json_safe(results), indent=2) + "\n")
+    markdown = to_markdown(results)
+    md_path.write_text(markdown)
+    log(markdown)
+    log(f"[{NAME}] wrote {json_path}, {md_path} and {png_path}")
+    return results
+
+
+def main(argv=None):
+    parser = add_arguments(argparse.ArgumentParser(description=__doc__.split("\n")[0]))
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = parser.parse_args(argv)
+    command = shlex.join(["python", "-m", f"benchmarks.{NAME}", *argv])
+    return run(args, command=command)
+
+
+if __name__ == "__main__":
+    main()

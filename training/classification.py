@@ -1,0 +1,866 @@
+"""Image classification with a resizer in front of the backbone.
+
+The model takes images at `--input-size`, resizes them to `--image-size` with
+a resizer from the registry (`--resizer bilinear|area|antialias|learned|...`),
+normalises them (ImageNet mean and std) and classifies them with a keras-hub
+backbone built from its configuration (no preset download), global average
+pooling, dropout and a dense layer of logits:
+
+```
+images [0, 1] (N, S_in, S_in, 3) -> resizer -> (N, S, S, 3) -> normalise
+    -> backbone -> global average pooling -> dropout -> Dense(num_classes)
+```
+
+Data (`--dataset`):
+- `digits`: the offline high-resolution digit canvases of
+  `keras_resize.data.make_classification_canvases` (one real MNIST digit plus
+  clutter on a black canvas of `--input-size` pixels). Train canvases draw
+  from MNIST's train split, val and test canvases from its test split, with
+  distinct seeds (`--data-seed`, `+1`, `+2`); they do not depend on `--seed`,
+  which changes only the initialisation and the shuffling.
+- `imagenet2012` (or any `tfds:NAME` with `image` and `label`): TFDS, with
+  `--data-dir` and `--manual-dir` (ImageNet's tar files).
+- `folder:PATH`: `tfds.ImageFolder(PATH)`, images in `PATH/<split>/<label>/`.
+
+ImageNet-style training augmentation is an Inception random-resized crop plus
+a horizontal flip; evaluation crops the central 87.5% square and resizes it
+to the input size (the same as resizing the shorter side and centre
+cropping). Both resizes use `keras_resize.ops.resize` (antialiased bilinear).
+
+Outputs under `--output-dir`: `checkpoints/{best,last}.weights.h5`,
+`backup/` (for `--resume`), `log.csv`, `tensorboard/`, and `results.json`
+with the test / val metrics, training images/s, the resizer's parameters,
+FLOPs and latency, the backbone's FLOPs, the arguments and the environment.
+
+Examples:
+
+```
+python -m training.classification --dataset digits --resizer learned \\
+    --backbone resnet_tiny --input-size 256 --image-size 64 --epochs 10
+python -m training.classification --dataset imagenet2012 --manual-dir ~/tars \\
+    --backbone resnet50 --input-size 448 --image-size 224 --batch-size 256 \\
+    --strategy mirrored --resizer learned --epochs 90 --schedule step
+```
+"""
+
+import argparse
+import math
+import os
+import sys
+import time
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from keras_resize.layers import available_resizers, get_resizer
+from keras_resize.ops import resize
+from training import common
+
+TASK = "classification"
+DEFAULT_OUTPUT_DIR = os.path.join("runs", TASK)
+
+# ImageNet statistics, the input normalisation of keras-hub's ImageNet
+# presets (applied inside the model to images in [0, 1]).
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+# Canvas builder defaults (`make_classification_canvases`), at 256 px.
+CANVAS_REFERENCE_SIZE = 256
+CANVAS_DIGIT_SIZE = (40, 100)
+
+# ImageNet-style augmentation and evaluation crops.
+CROP_AREA_RANGE = (0.08, 1.0)
+CROP_ASPECT_RANGE = (3 / 4, 4 / 3)
+EVAL_CROP_FRACTION = 0.875
+RESULTS_FILE = common.RESULTS_FILE
+
+
+# ----------------------------------------------------------------------------
+# Backbones: name -> (factory(image_size) -> keras Model, description).
+
+
+def _resnet(filters, blocks, block_type):
+    def factory(image_size):
+        import keras_hub
+
+        return keras_hub.models.ResNetBackbone(
+            input_conv_filters=[64],
+            input_conv_kernel_sizes=[7],
+            stackwise_num_filters=list(filters),
+            stackwise_num_blocks=list(blocks),
+            stackwise_num_strides=[1] + [2] * (len(filters) - 1),
+            block_type=block_type,
+            use_pre_activation=False,
+            image_shape=(image_size, image_size, 3),
+            name="backbone",
+        )
+
+    return factory
+
+
+def _mobilenetv3small(image_size):
+    """MobileNetV3-Small 1.0 (Howard et al. 2019, Table 2)."""
+    import keras_hub
+
+    hs = "hard_swish"
+    return keras_hub.models.MobileNetBackbone(
+        stackwise_expansion=[[72, 88], [96, 240, 240], [120, 144], [288, 576, 576]],
+        stackwise_num_blocks=[2, 3, 2, 3],
+        stackwise_num_filters=[[24, 24], [40, 40, 40], [48, 48], [96, 96, 96]],
+        stackwise_kernel_size=[[3, 3], [5, 5, 5], [5, 5], [5, 5, 5]],
+        stackwise_num_strides=[[2, 1], [2, 1, 1], [1, 1], [2, 1, 1]],
+        stackwise_se_ratio=[[None, None], [0.25] * 3, [0.25] * 2, [0.25] * 3],
+        stackwise_activation=[["relu", "relu"], [hs] * 3, [hs] * 2, [hs] * 3],
+        stackwise_padding=[[1, 1], [2, 2, 2], [2, 2], [2, 2, 2]],
+        output_num_filters=1024,
+        depthwise_filters=16,
+        depthwise_stride=2,
+        depthwise_residual=False,
+        last_layer_filter=576,
+        squeeze_and_excite=0.5,
+        image_shape=(image_size, image_size, 3),
+        input_activation=hs,
+        output_activation=hs,
+        input_num_filters=16,
+        name="backbone",
+    )
+
+
+def _efficientnetb0(image_size):
+    """EfficientNet-B0 (Tan & Le 2019), the `v1` blocks."""
+    import keras_hub
+
+    return keras_hub.models.EfficientNetBackbone(
+        stackwise_width_coefficients=[1.0] * 7,
+        stackwise_depth_coefficients=[1.0] * 7,
+        stackwise_kernel_sizes=[3, 3, 5, 3, 5, 5, 3],
+        stackwise_num_repeats=[1, 2, 2, 3, 3, 4, 1],
+        stackwise_input_filters=[32, 16, 24, 40, 80, 112, 192],
+        stackwise_output_filters=[16, 24, 40, 80, 112, 192, 320],
+        stackwise_expansion_ratios=[1, 6, 6, 6, 6, 6, 6],
+        stackwise_squeeze_and_excite_ratios=[0.25] * 7,
+        stackwise_strides=[1, 2, 2, 2, 1, 2, 1],
+        stackwise_block_types=["v1"] * 7,
+        include_stem_padding=True,
+        use_depth_divisor_as_min_depth=True,
+        cap_round_filter_decrease=True,
+        stem_conv_padding="valid",
+        input_shape=(image_size, image_size, 3),
+        name="backbone",
+    )
+
+
+def _simple_cnn(image_size):
+    """A plain 5-conv CNN (32-64-64-128-128, three stride-2), ~0.3 M params."""
+    inputs = keras.Input((image_size, image_size, 3))
+    x = inputs
+    for filters, stride in ((32, 2), (64, 1), (64, 2), (128, 1), (128, 2)):
+        x = keras.layers.Conv2D(filters, 3, strides=stride, padding="same")(x)
+        x = keras.layers.BatchNormalization()(x)
+        x = keras.layers.ReLU()(x)
+    return keras.Model(inputs, x, name="backbone")
+
+
+BACKBONES = {
+    "resnet_tiny": (
+        _resnet([64, 128], [1, 1], "basic_block"),
+        "keras-hub ResNet, basic blocks, filters [64, 128], 1 block each (fast)",
+    ),
+    "simple_cnn": (_simple_cnn, _simple_cnn.__doc__),
+    "resnet18": (
+        _resnet([64, 128, 256, 512], [2, 2, 2, 2], "basic_block"),
+        "keras-hub ResNet-18 (v1)",
+    ),
+    "resnet50": (
+        _resnet([64, 128, 256, 512], [3, 4, 6, 3], "bottleneck_block"),
+        "keras-hub ResNet-50 (v1)",
+    ),
+    "mobilenetv3small": (_mobilenetv3small, _mobilenetv3small.__doc__),
+    "efficientnetb0": (_efficientnetb0, _efficientnetb0.__doc__),
+}
+
+
+def build_backbone(name, image_size):
+    """Builds the backbone registered in `BACKBONES` as `name`.
+
+    Raises:
+        ValueError: for an unknown name.
+    """
+    if name not in BACKBONES:
+        raise ValueError(
+            f"Unknown backbone. Expected one of {sorted(BACKBONES)}. "
+            f"Received: backbone={name!r}"
+        )
+    return BACKBONES[name][0](image_size)
+
+
+# ----------------------------------------------------------------------------
+# Arguments.
+
+
+def parse_value(text):
+    """`"3"` -> 3, `"0.5"` -> 0.5, `"true"` -> True, `"none"` -> None, else str."""
+    lowered = text.strip().lower()
+    if lowered in ("true", "false"):
+        return lowered == "true"
+    if lowered in ("none", "null"):
+        return None
+    for cast in (int, float):
+        try:
+            return cast(text)
+        except ValueError:
+            pass
+    return text
+
+
+def parse_resizer_args(pairs):
+    """`["filters=16", "interpolation=bicubic"]` -> `{"filters": 16, ...}`."""
+    kwargs = {}
+    for pair in pairs or ():
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise ValueError(
+                "Expected `--resizer-arg` as key=value. "
+                f"Received: --resizer-arg {pair!r}"
+            )
+        kwargs[key.strip().replace("-", "_")] = parse_value(value)
+    return kwargs
+
+
+def _dataset_name(text):
+    if text in ("digits", "imagenet2012") or text.startswith(("folder:", "tfds:")):
+        return text
+    raise argparse.ArgumentTypeError(
+        f"expected digits, imagenet2012, tfds:NAME or folder:PATH; received {text!r}"
+    )
+
+
+def build_parser():
+    """The argparse parser of `python -m training.classification`."""
+    parser = argparse.ArgumentParser(
+        prog="python -m training.classification",
+        description="Train an image classifier with a resizer in front.",
+    )
+    model = parser.add_argument_group("model")
+    model.add_argument(
+        "--resizer",
+        choices=available_resizers(),
+        default="bilinear",
+        help="resizer from keras_resize.layers.registry (default: %(default)s)",
+    )
+    model.add_argument(
+        "--resizer-arg",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="resizer keyword argument (repeatable; ints, floats, bools parsed)",
+    )
+    model.add_argument(
+        "--backbone",
+        choices=sorted(BACKBONES),
+        default="resnet_tiny",
+        help="keras-hub backbone built from config (default: %(default)s)",
+    )
+    model.add_argument(
+        "--input-size",
+        type=int,
+        default=256,
+        help="side of the square input images (default: %(default)s)",
+    )
+    model.add_argument(
+        "--image-size",
+        type=int,
+        default=64,
+        help="side the resizer outputs (default: %(default)s)",
+    )
+    model.add_argument(
+        "--dropout", type=float, default=0.2, help="(default: %(default)s)"
+    )
+    model.add_argument(
+        "--freeze-backbone", action="store_true", help="train the head only"
+    )
+    model.add_argument(
+        "--resizer-weights",
+        default=None,
+        metavar="PATH",
+        help="load the resizer's weights (.weights.h5) from another run",
+    )
+    model.add_argument(
+        "--freeze-resizer", action="store_true", help="keep the resizer fixed"
+    )
+    model.add_argument(
+        "--save-resizer",
+        default=None,
+        metavar="PATH",
+        help="write the trained resizer's weights (.weights.h5)",
+    )
+    model.add_argument(
+        "--label-smoothing", type=float, default=0.1, help="(default: %(default)s)"
+    )
+
+    data = parser.add_argument_group("data")
+    data.add_argument(
+        "--dataset",
+        type=_dataset_name,
+        default="digits",
+        help="digits | imagenet2012 | tfds:NAME | folder:PATH (default: digits)",
+    )
+    data.add_argument("--data-dir", default=None, help="TFDS data_dir")
+    data.add_argument(
+        "--manual-dir", default=None, help="TFDS manual_dir (ImageNet tar files)"
+    )
+    data.add_argument(
+        "--train-split", default=None, help="TFDS/folder (default: train)"
+    )
+    data.add_argument(
+        "--val-split",
+        default=None,
+        help="default: validation (TFDS); val, validation or test (folder)",
+    )
+    data.add_argument(
+        "--test-split", default=None, help="default: test, else the val split"
+    )
+    data.add_argument(
+        "--train-size", type=int, default=5000, help="digits: canvases (5000)"
+    )
+    data.add_argument(
+        "--val-size", type=int, default=1000, help="digits: canvases (1000)"
+    )
+    data.add_argument(
+        "--test-size", type=int, default=2000, help="digits: canvases (2000)"
+    )
+    data.add_argument(
+        "--canvas-digit-size",
+        type=int,
+        nargs=2,
+        default=None,
+        metavar=("MIN", "MAX"),
+        help=(
+            "digits: digit size range in px (default: the builder's 40-100 "
+            "at 256 px, scaled with --input-size)"
+        ),
+    )
+    data.add_argument(
+        "--clutter", type=int, default=6, help="digits: clutter fragments (6)"
+    )
+    data.add_argument(
+        "--data-seed",
+        type=int,
+        default=0,
+        help="digits: canvas seed (train; val +1, test +2), independent of --seed",
+    )
+    data.add_argument(
+        "--eval-steps", type=int, default=None, help="cap on val/test batches (all)"
+    )
+
+    measure = parser.add_argument_group("measurements")
+    measure.add_argument(
+        "--latency-batch", type=int, default=8, help="batch of the latency timing (8)"
+    )
+    measure.add_argument(
+        "--latency-repeats", type=int, default=10, help="timed calls (10)"
+    )
+    measure.add_argument("--no-flops", action="store_true", help="skip the FLOP counts")
+
+    common.add_common_arguments(parser)
+    parser.set_defaults(
+        optimizer="sgd",
+        learning_rate=0.05,
+        weight_decay=5e-5,
+        epochs=10,
+        batch_size=32,
+        warmup_epochs=1.0,
+    )
+    return parser
+
+
+def parse_args(argv=None):
+    """Parses and checks the command line (`sys.argv[1:]` if `argv` is None)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        args.resizer_kwargs = parse_resizer_args(args.resizer_arg)
+    except ValueError as e:
+        parser.error(str(e))
+    for name in ("input_size", "image_size", "batch_size", "epochs"):
+        if getattr(args, name) < 1:
+            parser.error(f"--{name.replace('_', '-')} must be >= 1")
+    if args.output_dir is None:
+        args.output_dir = DEFAULT_OUTPUT_DIR
+    return args
+
+
+# ----------------------------------------------------------------------------
+# Model.
+
+
+def _resizer_holder(resizer, input_size):
+    """A functional model around the resizer alone, to save/load its weights."""
+    inputs = keras.Input((input_size, input_size, 3))
+    return keras.Model(inputs, resizer(inputs), name="resizer_holder")
+
+
+def save_resizer_weights(resizer, input_size, path):
+    """Writes the resizer's weights to `path` (`.weights.h5`)."""
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    _resizer_holder(resizer, input_size).save_weights(path)
+
+
+def load_resizer_weights(resizer, input_size, path):
+    """Loads weights written by `save_resizer_weights` into `resizer`."""
+    _resizer_holder(resizer, input_size).load_weights(path)
+
+
+def build_model(
+    resizer,
+    backbone,
+    input_size,
+    image_size,
+    num_classes,
+    dropout=0.2,
+    resizer_kwargs=None,
+    freeze_backbone=False,
+    freeze_resizer=False,
+    resizer_weights=None,
+):
+    """Builds the classifier: resizer -> normalise -> backbone -> head.
+
+    Args:
+        resizer: a registered resizer name (`available_resizers()`).
+        backbone: a name in `BACKBONES`.
+        input_size: side of the square input images in [0, 1].
+        image_size: side the resizer outputs and the backbone sees.
+        num_classes: number of classes (the logits' size).
+        dropout: dropout rate before the dense layer.
+        resizer_kwargs: extra keyword arguments of the resizer factory.
+        freeze_backbone: make the backbone non-trainable (its batch norms
+            then run in inference mode).
+        freeze_resizer: make the resizer non-trainable.
+        resizer_weights: optional `.weights.h5` written by
+            `save_resizer_weights`, loaded into the resizer.
+
+    Returns:
+        A functional `keras.Model` with layers named `resizer`, `backbone`
+        and `logits`; the logits are float32 even under mixed precision.
+
+    Raises:
+        ValueError: for an unknown resizer or backbone name.
+    """
+    kwargs = dict(resizer_kwargs or {})
+    kwargs["name"] = "resizer"
+    resizer_layer = get_resizer(resizer, image_size, image_size, **kwargs)
+    backbone_model = build_backbone(backbone, image_size)
+    inputs = keras.Input((input_size, input_size, 3), name="images")
+    x = resizer_layer(inputs)
+    x = keras.layers.Normalization(
+        mean=list(IMAGENET_MEAN),
+        variance=[s * s for s in IMAGENET_STD],
+        name="normalize",
+    )(x)
+    x = backbone_model(x)
+    x = keras.layers.GlobalAveragePooling2D(name="pool")(x)
+    x = keras.layers.Dropout(dropout, name="dropout")(x)
+    outputs = keras.layers.Dense(num_classes, dtype="float32", name="logits")(x)
+    model = keras.Model(inputs, outputs, name=f"{resizer}_{backbone}")
+    if resizer_weights:
+        load_resizer_weights(resizer_layer, input_size, resizer_weights)
+    if freeze_resizer:
+        resizer_layer.trainable = False
+    if freeze_backbone:
+        backbone_model.trainable = False
+    return model
+
+
+# ----------------------------------------------------------------------------
+# Data.
+
+
+def _default_digit_size(input_size):
+    scale = input_size / CANVAS_REFERENCE_SIZE
+    lo, hi = (max(8, round(s * scale)) for s in CANVAS_DIGIT_SIZE)
+    return min(lo, input_size), min(hi, input_size)
+
+
+def _digits_split(args, num_images, seed, split):
+    from keras_resize.data import make_classification_canvases
+
+    digit_size = tuple(args.canvas_digit_size or _default_digit_size(args.input_size))
+    data = make_classification_canvases(
+        num_images,
+        canvas_size=args.input_size,
+        digit_size=digit_size,
+        clutter=args.clutter,
+        seed=seed,
+        split=split,
+        channels=1,
+        verbose=None if args.verbose == 1 else False,  # Progress line with bars.
+    )
+    # Canvas values are multiples of 1/255: uint8 is exact and 4x smaller.
+    # The grey channel is repeated to RGB in the pipeline.
+    images = np.rint(data["images"] * 255.0).astype(np.uint8)
+    return images, data["labels"], data["num_classes"]
+
+
+def _digits_to_rgb(image, label):
+    image = tf.cast(image, tf.float32) / 255.0
+    return tf.image.grayscale_to_rgb(image), label
+
+
+def _to_float(image):
+    image = tf.cast(image, tf.float32) / 255.0
+    if image.shape.rank == 3 and image.shape[-1] == 1:
+        image = tf.image.grayscale_to_rgb(image)
+    return image
+
+
+def random_resized_crop(image, size):
+    """Inception crop (area 8-100%, aspect 3/4-4/3) + resize + flip."""
+    image = _to_float(image)
+    begin, crop_size, _ = tf.image.sample_distorted_bounding_box(
+        tf.shape(image),
+        bounding_boxes=tf.zeros((1, 0, 4), tf.float32),
+        min_object_covered=0.0,
+        aspect_ratio_range=CROP_ASPECT_RANGE,
+        area_range=CROP_AREA_RANGE,
+        max_attempts=10,
+        use_image_if_no_bounding_boxes=True,
+    )
+    image = tf.slice(image, begin, crop_size)
+    image = resize(image, (size, size), method="bilinear", antialias=True)
+    return tf.image.random_flip_left_right(image)
+
+
+def center_crop(image, size):
+    """Central square of 87.5% of the shorter side, resized to `size`.
+
+    The same as resizing the shorter side to `size / 0.875` and cropping
+    the centre `size x size`.
+    """
+    image = _to_float(image)
+    shape = tf.shape(image)
+    h, w = shape[0], shape[1]
+    side = tf.cast(
+        tf.math.round(tf.cast(tf.minimum(h, w), tf.float32) * EVAL_CROP_FRACTION),
+        tf.int32,
+    )
+    side = tf.maximum(side, 1)
+    image = tf.slice(image, [(h - side) // 2, (w - side) // 2, 0], [side, side, -1])
+    return resize(image, (size, size), method="bilinear", antialias=True)
+
+
+def _tfds_splits(args):
+    import tensorflow_datasets as tfds
+
+    if args.dataset.startswith("folder:"):
+        root = args.dataset[len("folder:") :]
+        if not os.path.isdir(root):
+            raise ValueError(
+                f"Expected an image folder PATH/<split>/<label>/. Received: {root!r}"
+            )
+        builder = tfds.ImageFolder(root)
+        available = list(builder.info.splits.keys())
+        val = args.val_split or next(
+            (s for s in ("val", "validation", "test") if s in available), None
+        )
+        test = args.test_split or ("test" if "test" in available else val)
+    else:
+        name = "imagenet2012" if args.dataset == "imagenet2012" else args.dataset[5:]
+        builder = tfds.builder(name, data_dir=args.data_dir)
+        builder.download_and_prepare(
+            download_config=tfds.download.DownloadConfig(manual_dir=args.manual_dir)
+        )
+        val = args.val_split or "validation"
+        test = args.test_split or val
+    train = args.train_split or "train"
+    num_classes = builder.info.features["label"].num_classes
+
+    def load(split, training):
+        if split is None:
+            return None
+        return builder.as_dataset(
+            split=split, as_supervised=True, shuffle_files=training
+        )
+
+    return load(train, True), load(val, False), load(test, False), num_classes
+
+
+def _cardinality(ds):
+    n = int(ds.cardinality())
+    return n if n >= 0 else None
+
+
+def make_datasets(args):
+    """Builds the train, val and test `tf.data` pipelines.
+
+    Train: shuffled (seed `--seed`), batched to the global batch size with
+    `drop_remainder`, repeated, with a step count per epoch (the number of
+    full batches, capped by `--steps-per-epoch`). Val / test: batched in
+    order, capped at `--eval-steps` batches. Labels are one-hot (for label
+    smoothing). Images are float32 in [0, 1], `(input_size, input_size, 3)`.
+
+    Returns:
+        `(train, val, test, info)`; `info` has `num_classes`,
+        `steps_per_epoch`, `train_examples`, `val_examples`, `test_examples`
+        (`None` where unknown). `val` or `test` may be `None`.
+    """
+    autotune = tf.data.AUTOTUNE
+    size = args.input_size
+    batch = args.batch_size
+    if args.dataset == "digits":
+        splits = {}
+        for key, n, seed, split in (
+            ("train", args.train_size, args.data_seed, "train"),
+            ("val", args.val_size, args.data_seed + 1, "test"),
+            ("test", args.test_size, args.data_seed + 2, "test"),
+        ):
+            images, labels, num_classes = _digits_split(args, n, seed, split)
+            splits[key] = tf.data.Dataset.from_tensor_slices((images, labels))
+        raw = splits["train"], splits["val"], splits["test"]
+        train_map = eval_map = _digits_to_rgb
+    else:
+        *raw, num_classes = _tfds_splits(args)
+
+        def train_map(image, label):
+            return random_resized_crop(image, size), label
+
+        def eval_map(image, label):
+            return center_crop(image, size), label
+
+    def one_hot(images, labels):
+        return images, tf.one_hot(tf.cast(labels, tf.int32), num_classes)
+
+    train_raw, val_raw, test_raw = raw
+    train_examples = _cardinality(train_raw)
+    if train_examples is not None and train_examples < batch:
+        raise ValueError(
+            f"The training split has {train_examples} examples, fewer than "
+            f"one global batch. Received: batch_size={batch}"
+        )
+    buffer = min(train_examples or 10_000, 10_000)
+    train = (
+        train_raw.shuffle(buffer, seed=args.seed, reshuffle_each_iteration=True)
+        .map(train_map, num_parallel_calls=autotune)
+        .batch(batch, drop_remainder=True)
+        .map(one_hot, num_parallel_calls=autotune)
+    )
+    steps = train_examples // batch if train_examples is not None else None
+    if args.steps_per_epoch:
+        steps = min(steps, args.steps_per_epoch) if steps else args.steps_per_epoch
+    if steps is not None:
+        train = train.repeat()
+    train = train.prefetch(autotune)
+
+    def evaluation(ds):
+        if ds is None:
+            return None
+        ds = (
+            ds.map(eval_map, num_parallel_calls=autotune)
+            .batch(batch)
+            .map(one_hot, num_parallel_calls=autotune)
+        )
+        if args.eval_steps:
+            ds = ds.take(args.eval_steps)
+        return ds.prefetch(autotune)
+
+    info = {
+        "num_classes": int(num_classes),
+        "steps_per_epoch": steps,
+        "train_examples": train_examples,
+        "val_examples": _cardinality(val_raw) if val_raw is not None else None,
+        "test_examples": _cardinality(test_raw) if test_raw is not None else None,
+    }
+    return train, evaluation(val_raw), evaluation(test_raw), info
+
+
+# ----------------------------------------------------------------------------
+# Training.
+
+
+def _metrics(num_classes):
+    metrics = [keras.metrics.CategoricalAccuracy(name="accuracy")]
+    if num_classes > 5:
+        metrics.append(keras.metrics.TopKCategoricalAccuracy(k=5, name="top5"))
+    return metrics
+
+
+def _finite_or_none(value):
+    value = float(value)
+    return value if math.isfinite(value) else None
+
+
+def measure_resizer(model, args):
+    """Parameters, FLOPs per image and latency of the model's resizer.
+
+    Also the backbone's FLOPs per image (at `--image-size`). See
+    `common.count_flops` for the FLOP conventions (TF profiler).
+    """
+    resizer = model.get_layer("resizer")
+    backbone = model.get_layer("backbone")
+    out = {
+        "resizer_params": int(resizer.count_params()),
+        "resizer_trainable_params": int(
+            sum(np.prod(v.shape) for v in resizer.trainable_weights)
+        ),
+        "backbone_params": int(backbone.count_params()),
+        "model_params": int(model.count_params()),
+    }
+    if not args.no_flops:
+        out["resizer_flops_per_image"] = common.count_flops(
+            resizer, (args.input_size, args.input_size, 3)
+        )
+        out["backbone_flops_per_image"] = common.count_flops(
+            backbone, (args.image_size, args.image_size, 3)
+        )
+    batch = args.latency_batch
+    ms = common.measure_latency(
+        resizer, (batch, args.input_size, args.input_size, 3), args.latency_repeats
+    )
+    out["resizer_latency_ms_per_batch"] = ms
+    out["resizer_latency_ms_per_image"] = ms / batch
+    out["latency_batch"] = batch
+    return out
+
+
+def run(args):
+    """Trains, evaluates and measures one configuration; writes results.json.
+
+    Args:
+        args: the namespace of `parse_args`.
+
+    Returns:
+        The results dict (also written to `--output-dir/results.json`).
+    """
+    start = time.perf_counter()
+    strategy = common.setup(args, clear_session=True)
+    if not hasattr(args, "resizer_kwargs"):
+        args.resizer_kwargs = parse_resizer_args(getattr(args, "resizer_arg", []))
+    os.makedirs(args.output_dir, exist_ok=True)
+    train, val, test, info = make_datasets(args)
+    num_classes = info["num_classes"]
+    steps = info["steps_per_epoch"]
+    if steps is None:
+        raise ValueError(
+            "The training split has an unknown size: pass --steps-per-epoch."
+        )
+    total_steps = steps * args.epochs
+    warmup_steps = min(int(round(args.warmup_epochs * steps)), total_steps - 1)
+
+    with strategy.scope():
+        model = build_model(
+            args.resizer,
+            args.backbone,
+            args.input_size,
+            args.image_size,
+            num_classes,
+            dropout=args.dropout,
+            resizer_kwargs=args.resizer_kwargs,
+            freeze_backbone=args.freeze_backbone,
+            freeze_resizer=args.freeze_resizer,
+            resizer_weights=args.resizer_weights,
+        )
+        schedule = common.make_schedule(
+            args.schedule, args.learning_rate, total_steps, warmup_steps
+        )
+        optimizer = common.make_optimizer(
+            args.optimizer, schedule, args.weight_decay, args.momentum
+        )
+        model.compile(
+            optimizer=optimizer,
+            loss=keras.losses.CategoricalCrossentropy(
+                from_logits=True, label_smoothing=args.label_smoothing
+            ),
+            metrics=_metrics(num_classes),
+            jit_compile=common.jit_compile_value(args.jit_compile),
+        )
+
+    throughput = common.ThroughputCallback(args.batch_size)
+    monitor = "val_accuracy" if val is not None else "accuracy"
+    callbacks = [throughput] + common.standard_callbacks(
+        args.output_dir, args.resume, monitor=monitor, mode="max"
+    )
+    history = model.fit(
+        train,
+        validation_data=val,
+        epochs=args.epochs,
+        steps_per_epoch=steps,
+        callbacks=callbacks,
+        shuffle=False,  # The tf.data pipeline shuffles.
+        verbose=args.verbose,
+    )
+
+    results = {"task": TASK}
+    if test is not None:
+        test_metrics = model.evaluate(test, return_dict=True, verbose=args.verbose)
+        results.update({f"test_{k}": float(v) for k, v in test_metrics.items()})
+    hist = history.history
+    epochs_run = len(hist.get("loss", []))
+    for key in ("val_accuracy", "val_loss", "val_top5", "accuracy", "loss"):
+        if hist.get(key):
+            results[key if key.startswith("val_") else f"train_{key}"] = float(
+                hist[key][-1]
+            )
+    if args.save_resizer:
+        save_resizer_weights(
+            model.get_layer("resizer"), args.input_size, args.save_resizer
+        )
+    results.update(
+        {
+            "resizer": args.resizer,
+            "resizer_kwargs": args.resizer_kwargs,
+            "backbone": args.backbone,
+            "dataset": args.dataset,
+            "input_size": args.input_size,
+            "image_size": args.image_size,
+            "num_classes": num_classes,
+            "seed": args.seed,
+            "num_replicas": int(strategy.num_replicas_in_sync),
+            "strategy": args.strategy,
+            "global_batch_size": args.batch_size,
+            "steps_per_epoch": steps,
+            "epochs": args.epochs,
+            "epochs_run": epochs_run,
+            "train_examples": info["train_examples"],
+            "train_images_per_sec": _finite_or_none(throughput.images_per_sec),
+            "history": {k: [float(x) for x in v] for k, v in hist.items()},
+        }
+    )
+    results.update(measure_resizer(model, args))
+    results["wall_time_s"] = time.perf_counter() - start
+    payload = common.write_results(
+        os.path.join(args.output_dir, RESULTS_FILE), results, args
+    )
+    print(summary_line(payload), flush=True)
+    return payload
+
+
+def summary_line(results):
+    """One line: resizer, backbone, accuracies, throughput, resizer costs."""
+
+    def fmt(key, spec=".4f"):
+        value = results.get(key)
+        return "n/a" if value is None else format(value, spec)
+
+    flops = results.get("resizer_flops_per_image")
+    mflops = "n/a" if flops is None else f"{flops / 1e6:.1f}"
+    return (
+        f"[{TASK}] resizer={results['resizer']} backbone={results['backbone']} "
+        f"{results['input_size']}->{results['image_size']} "
+        f"test_acc={fmt('test_accuracy')} val_acc={fmt('val_accuracy')} "
+        f"train_img/s={fmt('train_images_per_sec', '.1f')} "
+        f"resizer: {results['resizer_params']} params, {mflops} MFLOPs/img, "
+        f"{fmt('resizer_latency_ms_per_image', '.3f')} ms/img "
+        f"replicas={results['num_replicas']} "
+        f"time={results['wall_time_s']:.0f}s"
+    )
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    run(args)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
