@@ -13,6 +13,7 @@ from keras_resize.ops.validation import (
     check_positive_int,
     static_or_dynamic_shape,
 )
+from keras_resize.pretrained import PretrainedMixin
 
 NEIGHBORHOODS = {
     # name -> (taps per axis, index of the top-left neighbour p0 among them)
@@ -24,7 +25,7 @@ FEATURE_PATHS = ("patches", "full")
 
 
 @keras.saving.register_keras_serializable(package="keras_resize")
-class DownsizeNetResize(keras.layers.Layer):
+class DownsizeNetResize(PretrainedMixin, keras.layers.Layer):
     """Learned, texture-aware interpolation for arbitrary-scale downsizing.
 
     DownsizeNet (Ma & Li, BMVC 2022) keeps the structure of bilinear or

@@ -8,6 +8,7 @@ from keras_resize.layers.registry import register_resizer
 from keras_resize.ops import kernels
 from keras_resize.ops.resize import resize
 from keras_resize.ops.validation import check_choice, check_positive_int
+from keras_resize.pretrained import PretrainedMixin
 
 _LEAKY_SLOPE = 0.2
 
@@ -41,7 +42,7 @@ def _check_input_shape(input_shape):
 
 
 @keras.saving.register_keras_serializable(package="keras_resize")
-class LearnedResize(keras.layers.Layer):
+class LearnedResize(PretrainedMixin, keras.layers.Layer):
     """The learned image resizer of Talebi & Milanfar (ICCV 2021).
 
     A small CNN that adds a learned residual to a fixed resize, trained

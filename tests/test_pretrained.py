@@ -1,0 +1,90 @@
+"""Pretrained weights: manifest, hash check, clear errors, shipped files."""
+
+import numpy as np
+import pytest
+
+from keras_resize import pretrained
+from keras_resize.layers import DownsizeNetResize, LearnedResize
+
+IMAGES = np.random.default_rng(0).random((2, 32, 32, 3)).astype("float32")
+
+
+@pytest.fixture
+def weights_dir(tmp_path, monkeypatch):
+    monkeypatch.setenv("KERAS_RESIZE_SAVED_MODELS", str(tmp_path))
+    layer = DownsizeNetResize(8, 8, neighborhood="bicubic", name="resizer")
+    layer(IMAGES)
+    rng = np.random.default_rng(1)
+    layer.set_weights(
+        [w + rng.normal(size=w.shape).astype("float32") for w in layer.get_weights()]
+    )
+    path = tmp_path / "dn-test.weights.h5"
+    pretrained.save_weights(layer, path, (32, 32, 3))
+    pretrained.register(
+        "dn-test",
+        layer,
+        path,
+        (32, 32, 3),
+        task="unit test",
+        data="random",
+        command="pytest tests/test_pretrained.py",
+        metric={"accuracy": 0.5},
+    )
+    return tmp_path, layer
+
+
+def test_round_trip_and_frozen(weights_dir):
+    _, original = weights_dir
+    assert pretrained.available() == ["dn-test"]
+    loaded = DownsizeNetResize.from_pretrained("dn-test")
+    assert not loaded.trainable and not loaded.trainable_weights
+    for a, b in zip(loaded.get_weights(), original.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_allclose(loaded(IMAGES), original(IMAGES), atol=1e-6)
+    # learned weights do not depend on the output size
+    bigger = pretrained.load("dn-test", height=16, width=12, trainable=True)
+    assert bigger(IMAGES).shape == (2, 16, 12, 3) and bigger.trainable
+
+
+def test_corrupted_file_is_refused(weights_dir):
+    directory, _ = weights_dir
+    path = directory / "dn-test.weights.h5"
+    data = bytearray(path.read_bytes())
+    data[-100] ^= 0xFF
+    path.write_bytes(bytes(data))
+    with pytest.raises(ValueError, match="corrupted.*sha256"):
+        pretrained.load("dn-test")
+
+
+def test_missing_file_names_the_command(weights_dir):
+    directory, _ = weights_dir
+    (directory / "dn-test.weights.h5").unlink()
+    with pytest.raises(FileNotFoundError, match="pytest tests/test_pretrained.py"):
+        pretrained.load("dn-test")
+
+
+def test_unknown_name_and_wrong_class(weights_dir):
+    with pytest.raises(ValueError, match="name='nope'"):
+        pretrained.load("nope")
+    with pytest.raises(
+        ValueError, match="are for DownsizeNetResize, not LearnedResize"
+    ):
+        LearnedResize.from_pretrained("dn-test")
+
+
+def test_register_refuses_files_outside_the_folder(weights_dir, tmp_path_factory):
+    _, layer = weights_dir
+    elsewhere = tmp_path_factory.mktemp("elsewhere") / "x.weights.h5"
+    pretrained.save_weights(layer, elsewhere, (32, 32, 3))
+    with pytest.raises(ValueError, match="weights_path="):
+        pretrained.register("x", layer, elsewhere, (32, 32, 3), "t", "d", "c", {})
+
+
+@pytest.mark.parametrize("name", pretrained.available())
+def test_every_shipped_weight_file_loads(name):
+    """The weights committed in saved_models/ match their manifest entries."""
+    entry = pretrained.info(name)
+    layer = pretrained.load(name)
+    shape = (1, *entry["input_shape"])
+    out = layer(np.random.default_rng(0).random(shape).astype("float32"))
+    assert np.all(np.isfinite(out))
