@@ -88,6 +88,20 @@ def test_patch_and_full_feature_paths_agree(num_conv_layers, neighborhood):
     )
 
 
+def test_auto_feature_path_picks_the_cheaper_one():
+    two = DownsizeNetResize(64, 64, num_conv_layers=2)
+    three = DownsizeNetResize(64, 64, num_conv_layers=3)
+    assert two.resolved_feature_path(256, 256, 3) == "patches"
+    assert three.resolved_feature_path(256, 256, 3) == "full"
+    assert two.resolved_feature_path(None, 256, 3) == "patches"
+    assert (
+        DownsizeNetResize(64, 64, feature_path="full").resolved_feature_path(
+            256, 256, 3
+        )
+        == "full"
+    )
+
+
 def test_texture_features_change_the_output():
     layer = DownsizeNetResize(16, 24)
     before = layer(IMAGES).numpy()

@@ -21,7 +21,7 @@ NEIGHBORHOODS = {
     "bicubic": (4, 1),
 }
 NORMALIZATIONS = ("sigmoid", "softmax", "none")
-FEATURE_PATHS = ("patches", "full")
+FEATURE_PATHS = ("auto", "patches", "full")
 
 
 @keras.saving.register_keras_serializable(package="keras_resize")
@@ -54,11 +54,13 @@ class DownsizeNetResize(PretrainedMixin, keras.layers.Layer):
     equals `keras_resize.ops.resize(..., method=neighborhood)`.
 
     Features are only needed at the `p0` positions and each depends on a
-    `(2L + 1)^2` neighbourhood for `L` conv layers, so by default
-    (`feature_path="patches"`) they are computed on gathered patches around
-    `p0`: the cost follows the output size, not the input size.
-    `feature_path="full"` runs the convolutions on the whole input instead;
-    both give the same result.
+    `(2L + 1)^2` neighbourhood for `L` conv layers, so they can be computed
+    on gathered patches around `p0` (`feature_path="patches"`): the cost
+    follows the output size, not the input size. `feature_path="full"` runs
+    the convolutions on the whole input instead. Both give the same result;
+    the default `"auto"` picks the one with fewer multiply-adds for the
+    input and output sizes (patches for 2 convolutions at 4x downsizing, the
+    full path for 3 or more, whose patch matrices grow quickly).
 
     Args:
         height: output height, a positive int.
@@ -75,7 +77,7 @@ class DownsizeNetResize(PretrainedMixin, keras.layers.Layer):
             `initializer="interpolation"`, else `"sigmoid"`.
         initializer: initializer of the 1x1 convolution: `"interpolation"`
             (start as plain bilinear/bicubic) or any Keras initializer name.
-        feature_path: `"patches"` (default) or `"full"`, see above.
+        feature_path: `"auto"` (default), `"patches"` or `"full"`, see above.
         activation: activation after each texture convolution (our reading:
             `"relu"`).
         **kwargs: base layer arguments.
@@ -110,7 +112,7 @@ class DownsizeNetResize(PretrainedMixin, keras.layers.Layer):
         filters=16,
         normalization=None,
         initializer="glorot_uniform",
-        feature_path="patches",
+        feature_path="auto",
         activation="relu",
         **kwargs,
     ):
@@ -204,9 +206,31 @@ class DownsizeNetResize(PretrainedMixin, keras.layers.Layer):
         distance = tf.reshape(distance, [self.height, self.width, k])
         return index, distance, rows[:, self._p0_tap], cols[:, self._p0_tap]
 
+    def resolved_feature_path(self, in_height, in_width, channels):
+        """`"patches"` or `"full"`: `feature_path`, with `"auto"` resolved by
+        comparing multiply-adds (patches when the input size is unknown)."""
+        if self.feature_path != "auto":
+            return self.feature_path
+        if not isinstance(in_height, int) or not isinstance(in_width, int):
+            return "patches"
+        size, patch_macs, in_channels = 2 * self.num_conv_layers + 1, 0, channels
+        for _ in range(self.num_conv_layers):
+            patch_macs += size * size * in_channels * (size - 2) ** 2 * self.filters
+            size, in_channels = size - 2, self.filters
+        patch_macs *= self.height * self.width
+        full_macs = (
+            in_height
+            * in_width
+            * 9
+            * self.filters
+            * (channels + (self.num_conv_layers - 1) * self.filters)
+        )
+        return "patches" if patch_macs <= full_macs else "full"
+
     def texture_features(self, images, p0_rows, p0_cols):
         """Texture features at the `p0` positions, `(batch, h, w, filters)`."""
-        if self.feature_path == "full":
+        shape = static_or_dynamic_shape(images)
+        if self.resolved_feature_path(shape[1], shape[2], shape[3]) == "full":
             features = images
             for kernel, bias in zip(self.conv_kernels, self.conv_biases, strict=True):
                 features = keras.ops.conv(features, kernel, padding="same") + bias
