@@ -44,7 +44,6 @@ python -m training.classification --dataset imagenet2012 --manual-dir ~/tars \\
 """
 
 import argparse
-import math
 import os
 import sys
 import time
@@ -53,17 +52,21 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from keras_resize.layers import available_resizers, get_resizer
+from keras_resize.layers import get_resizer
 from keras_resize.ops import resize
 from training import common
 
+# Shared with `training.iqa`, now in `training.common`; kept importable here.
+from training.common import (  # noqa: F401
+    IMAGENET_MEAN,
+    IMAGENET_STD,
+    measure_resizer,
+    parse_resizer_args,
+    parse_value,
+)
+
 TASK = "classification"
 DEFAULT_OUTPUT_DIR = os.path.join("runs", TASK)
-
-# ImageNet statistics, the input normalisation of keras-hub's ImageNet
-# presets (applied inside the model to images in [0, 1]).
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
 
 # Canvas builder defaults (`make_classification_canvases`), at 256 px.
 CANVAS_REFERENCE_SIZE = 256
@@ -199,35 +202,6 @@ def build_backbone(name, image_size):
 # Arguments.
 
 
-def parse_value(text):
-    """`"3"` -> 3, `"0.5"` -> 0.5, `"true"` -> True, `"none"` -> None, else str."""
-    lowered = text.strip().lower()
-    if lowered in ("true", "false"):
-        return lowered == "true"
-    if lowered in ("none", "null"):
-        return None
-    for cast in (int, float):
-        try:
-            return cast(text)
-        except ValueError:
-            pass
-    return text
-
-
-def parse_resizer_args(pairs):
-    """`["filters=16", "interpolation=bicubic"]` -> `{"filters": 16, ...}`."""
-    kwargs = {}
-    for pair in pairs or ():
-        key, sep, value = pair.partition("=")
-        if not sep or not key.strip():
-            raise ValueError(
-                "Expected `--resizer-arg` as key=value. "
-                f"Received: --resizer-arg {pair!r}"
-            )
-        kwargs[key.strip().replace("-", "_")] = parse_value(value)
-    return kwargs
-
-
 def _dataset_name(text):
     if text in ("digits", "imagenet2012") or text.startswith(("folder:", "tfds:")):
         return text
@@ -242,41 +216,7 @@ def build_parser():
         prog="python -m training.classification",
         description="Train an image classifier with a resizer in front.",
     )
-    model = parser.add_argument_group("model")
-    model.add_argument(
-        "--resizer",
-        choices=available_resizers(),
-        default="bilinear",
-        help="resizer from keras_resize.layers.registry (default: %(default)s)",
-    )
-    model.add_argument(
-        "--resizer-arg",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="resizer keyword argument (repeatable; ints, floats, bools parsed)",
-    )
-    model.add_argument(
-        "--backbone",
-        choices=sorted(BACKBONES),
-        default="resnet_tiny",
-        help="keras-hub backbone built from config (default: %(default)s)",
-    )
-    model.add_argument(
-        "--input-size",
-        type=int,
-        default=256,
-        help="side of the square input images (default: %(default)s)",
-    )
-    model.add_argument(
-        "--image-size",
-        type=int,
-        default=64,
-        help="side the resizer outputs (default: %(default)s)",
-    )
-    model.add_argument(
-        "--dropout", type=float, default=0.2, help="(default: %(default)s)"
-    )
+    model = common.add_model_arguments(parser, BACKBONES, image_size=64, dropout=0.2)
     model.add_argument(
         "--freeze-backbone", action="store_true", help="train the head only"
     )
@@ -354,15 +294,7 @@ def build_parser():
         "--eval-steps", type=int, default=None, help="cap on val/test batches (all)"
     )
 
-    measure = parser.add_argument_group("measurements")
-    measure.add_argument(
-        "--latency-batch", type=int, default=8, help="batch of the latency timing (8)"
-    )
-    measure.add_argument(
-        "--latency-repeats", type=int, default=10, help="timed calls (10)"
-    )
-    measure.add_argument("--no-flops", action="store_true", help="skip the FLOP counts")
-
+    common.add_measurement_arguments(parser)
     common.add_common_arguments(parser)
     parser.set_defaults(
         optimizer="sgd",
@@ -379,16 +311,7 @@ def parse_args(argv=None):
     """Parses and checks the command line (`sys.argv[1:]` if `argv` is None)."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    try:
-        args.resizer_kwargs = parse_resizer_args(args.resizer_arg)
-    except ValueError as e:
-        parser.error(str(e))
-    for name in ("input_size", "image_size", "batch_size", "epochs"):
-        if getattr(args, name) < 1:
-            parser.error(f"--{name.replace('_', '-')} must be >= 1")
-    if args.output_dir is None:
-        args.output_dir = DEFAULT_OUTPUT_DIR
-    return args
+    return common.check_common_args(parser, args, DEFAULT_OUTPUT_DIR)
 
 
 # ----------------------------------------------------------------------------
@@ -452,16 +375,9 @@ def build_model(
     kwargs["name"] = "resizer"
     resizer_layer = get_resizer(resizer, image_size, image_size, **kwargs)
     backbone_model = build_backbone(backbone, image_size)
-    inputs = keras.Input((input_size, input_size, 3), name="images")
-    x = resizer_layer(inputs)
-    x = keras.layers.Normalization(
-        mean=list(IMAGENET_MEAN),
-        variance=[s * s for s in IMAGENET_STD],
-        name="normalize",
-    )(x)
-    x = backbone_model(x)
-    x = keras.layers.GlobalAveragePooling2D(name="pool")(x)
-    x = keras.layers.Dropout(dropout, name="dropout")(x)
+    inputs, x = common.resizer_features(
+        resizer_layer, backbone_model, input_size, dropout
+    )
     outputs = keras.layers.Dense(num_classes, dtype="float32", name="logits")(x)
     model = keras.Model(inputs, outputs, name=f"{resizer}_{backbone}")
     if resizer_weights:
@@ -685,44 +601,6 @@ def _metrics(num_classes):
     return metrics
 
 
-def _finite_or_none(value):
-    value = float(value)
-    return value if math.isfinite(value) else None
-
-
-def measure_resizer(model, args):
-    """Parameters, FLOPs per image and latency of the model's resizer.
-
-    Also the backbone's FLOPs per image (at `--image-size`). See
-    `common.count_flops` for the FLOP conventions (TF profiler).
-    """
-    resizer = model.get_layer("resizer")
-    backbone = model.get_layer("backbone")
-    out = {
-        "resizer_params": int(resizer.count_params()),
-        "resizer_trainable_params": int(
-            sum(np.prod(v.shape) for v in resizer.trainable_weights)
-        ),
-        "backbone_params": int(backbone.count_params()),
-        "model_params": int(model.count_params()),
-    }
-    if not args.no_flops:
-        out["resizer_flops_per_image"] = common.count_flops(
-            resizer, (args.input_size, args.input_size, 3)
-        )
-        out["backbone_flops_per_image"] = common.count_flops(
-            backbone, (args.image_size, args.image_size, 3)
-        )
-    batch = args.latency_batch
-    ms = common.measure_latency(
-        resizer, (batch, args.input_size, args.input_size, 3), args.latency_repeats
-    )
-    out["resizer_latency_ms_per_batch"] = ms
-    out["resizer_latency_ms_per_image"] = ms / batch
-    out["latency_batch"] = batch
-    return out
-
-
 def run(args):
     """Trains, evaluates and measures one configuration; writes results.json.
 
@@ -733,10 +611,7 @@ def run(args):
         The results dict (also written to `--output-dir/results.json`).
     """
     start = time.perf_counter()
-    strategy = common.setup(args, clear_session=True)
-    if not hasattr(args, "resizer_kwargs"):
-        args.resizer_kwargs = parse_resizer_args(getattr(args, "resizer_arg", []))
-    os.makedirs(args.output_dir, exist_ok=True)
+    strategy = common.start_run(args, clear_session=True)
     train, val, test, info = make_datasets(args)
     num_classes = info["num_classes"]
     steps = info["steps_per_epoch"]
@@ -744,8 +619,6 @@ def run(args):
         raise ValueError(
             "The training split has an unknown size: pass --steps-per-epoch."
         )
-    total_steps = steps * args.epochs
-    warmup_steps = min(int(round(args.warmup_epochs * steps)), total_steps - 1)
 
     with strategy.scope():
         model = build_model(
@@ -760,34 +633,18 @@ def run(args):
             freeze_resizer=args.freeze_resizer,
             resizer_weights=args.resizer_weights,
         )
-        schedule = common.make_schedule(
-            args.schedule, args.learning_rate, total_steps, warmup_steps
-        )
-        optimizer = common.make_optimizer(
-            args.optimizer, schedule, args.weight_decay, args.momentum
-        )
-        model.compile(
-            optimizer=optimizer,
+        common.compile_model(
+            model,
+            args,
+            steps,
             loss=keras.losses.CategoricalCrossentropy(
                 from_logits=True, label_smoothing=args.label_smoothing
             ),
             metrics=_metrics(num_classes),
-            jit_compile=common.jit_compile_value(args.jit_compile),
         )
 
-    throughput = common.ThroughputCallback(args.batch_size)
-    monitor = "val_accuracy" if val is not None else "accuracy"
-    callbacks = [throughput] + common.standard_callbacks(
-        args.output_dir, args.resume, monitor=monitor, mode="max"
-    )
-    history = model.fit(
-        train,
-        validation_data=val,
-        epochs=args.epochs,
-        steps_per_epoch=steps,
-        callbacks=callbacks,
-        shuffle=False,  # The tf.data pipeline shuffles.
-        verbose=args.verbose,
+    history, throughput = common.fit_model(
+        model, args, train, val, steps, monitor="accuracy", mode="max"
     )
 
     results = {"task": TASK}
@@ -795,7 +652,6 @@ def run(args):
         test_metrics = model.evaluate(test, return_dict=True, verbose=args.verbose)
         results.update({f"test_{k}": float(v) for k, v in test_metrics.items()})
     hist = history.history
-    epochs_run = len(hist.get("loss", []))
     for key in ("val_accuracy", "val_loss", "val_top5", "accuracy", "loss"):
         if hist.get(key):
             results[key if key.startswith("val_") else f"train_{key}"] = float(
@@ -806,41 +662,19 @@ def run(args):
             model.get_layer("resizer"), args.input_size, args.save_resizer
         )
     results.update(
-        {
-            "resizer": args.resizer,
-            "resizer_kwargs": args.resizer_kwargs,
-            "backbone": args.backbone,
-            "dataset": args.dataset,
-            "input_size": args.input_size,
-            "image_size": args.image_size,
-            "num_classes": num_classes,
-            "seed": args.seed,
-            "num_replicas": int(strategy.num_replicas_in_sync),
-            "strategy": args.strategy,
-            "global_batch_size": args.batch_size,
-            "steps_per_epoch": steps,
-            "epochs": args.epochs,
-            "epochs_run": epochs_run,
-            "train_examples": info["train_examples"],
-            "train_images_per_sec": _finite_or_none(throughput.images_per_sec),
-            "history": {k: [float(x) for x in v] for k, v in hist.items()},
-        }
+        common.run_results(
+            args, strategy, steps, info["train_examples"], history, throughput
+        )
     )
-    results.update(measure_resizer(model, args))
-    results["wall_time_s"] = time.perf_counter() - start
-    payload = common.write_results(
-        os.path.join(args.output_dir, RESULTS_FILE), results, args
-    )
-    print(summary_line(payload), flush=True)
-    return payload
+    results.update({"dataset": args.dataset, "num_classes": num_classes})
+    return common.finish_run(model, args, results, start, summary_line)
 
 
 def summary_line(results):
     """One line: resizer, backbone, accuracies, throughput, resizer costs."""
 
     def fmt(key, spec=".4f"):
-        value = results.get(key)
-        return "n/a" if value is None else format(value, spec)
+        return common.format_metric(results, key, spec)
 
     flops = results.get("resizer_flops_per_image")
     mflops = "n/a" if flops is None else f"{flops / 1e6:.1f}"

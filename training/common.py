@@ -1,13 +1,17 @@
 """Shared pieces of the training scripts (classification, IQA, ...).
 
-A training script builds its parser with `add_common_arguments`, calls
-`setup(args)` first thing (logical CPUs, seed, mixed precision, strategy:
-this order matters because logical devices must be configured before
-TensorFlow initialises its runtime), builds its model and optimizer inside
-`strategy.scope()` with `make_schedule` / `make_optimizer`, trains with
-`standard_callbacks(...) + [ThroughputCallback(...)]`, measures its resizer
-with `count_flops` / `measure_latency` and writes `results.json` with
-`write_results`.
+A training script builds its parser with `add_model_arguments`,
+`add_measurement_arguments` and `add_common_arguments` and checks it with
+`check_common_args`; it calls `setup(args)` first thing (logical CPUs, seed,
+mixed precision, strategy: this order matters because logical devices must
+be configured before TensorFlow initialises its runtime; `start_run` does
+this and the run's other first steps), builds its model (`resizer_features`
+for the shared resizer -> normalise -> backbone trunk) and compiles it inside
+`strategy.scope()` (`compile_model`, with `make_schedule` /
+`make_optimizer`), trains with `fit_model` (`[ThroughputCallback(...)] +
+standard_callbacks(...)`), and finishes with `run_results` and `finish_run`,
+which measures its resizer (`measure_resizer`: `count_flops` /
+`measure_latency`) and writes `results.json` with `write_results`.
 
 Example:
 
@@ -38,7 +42,10 @@ import statistics
 import time
 
 import keras
+import numpy as np
 from keras import ops
+
+from keras_resize.layers import available_resizers
 
 STRATEGIES = ("default", "mirrored", "multiworker", "tpu")
 OPTIMIZERS = ("sgd", "adamw")
@@ -58,6 +65,29 @@ CHECKPOINT_DIR = "checkpoints"
 TENSORBOARD_DIR = "tensorboard"
 CSV_LOG = "log.csv"
 RESULTS_FILE = "results.json"
+
+# ImageNet statistics, the input normalisation of keras-hub's ImageNet
+# presets (applied inside the models to images in [0, 1]).
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+# Help texts of the options added by `add_model_arguments` and
+# `add_measurement_arguments` (a script may give its own, by `dest`).
+MODEL_HELP = {
+    "resizer": "resizer from keras_resize.layers.registry (default: %(default)s)",
+    "resizer_arg": (
+        "resizer keyword argument (repeatable; ints, floats, bools parsed)"
+    ),
+    "backbone": "keras-hub backbone built from config (default: %(default)s)",
+    "input_size": "side of the square input images (default: %(default)s)",
+    "image_size": "side the resizer outputs (default: %(default)s)",
+    "dropout": "(default: %(default)s)",
+}
+MEASUREMENT_HELP = {
+    "latency_batch": "batch of the latency timing (8)",
+    "latency_repeats": "timed calls (10)",
+    "no_flops": "skip the FLOP counts",
+}
 
 
 # ----------------------------------------------------------------------------
@@ -189,6 +219,126 @@ def add_common_arguments(parser):
     return parser
 
 
+def add_model_arguments(parser, backbones, image_size, dropout, helps=None):
+    """Adds the "model" option group with the options all scripts share.
+
+    Options, in this order: `--resizer` (a registered resizer, default
+    `bilinear`), `--resizer-arg KEY=VALUE` (repeatable), `--backbone`
+    (default `resnet_tiny`), `--input-size` (default 256), `--image-size`
+    and `--dropout`. A script adds its own model options to the returned
+    group after these.
+
+    Args:
+        parser: an `argparse.ArgumentParser`.
+        backbones: the `--backbone` choices.
+        image_size: the default of `--image-size`.
+        dropout: the default of `--dropout`.
+        helps: optional help texts by `dest`, replacing those of
+            `MODEL_HELP` (`None` for no help text).
+
+    Returns:
+        The argument group.
+    """
+    helps = {**MODEL_HELP, **(helps or {})}
+    group = parser.add_argument_group("model")
+    group.add_argument(
+        "--resizer",
+        choices=available_resizers(),
+        default="bilinear",
+        help=helps["resizer"],
+    )
+    group.add_argument(
+        "--resizer-arg",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help=helps["resizer_arg"],
+    )
+    group.add_argument(
+        "--backbone",
+        choices=sorted(backbones),
+        default="resnet_tiny",
+        help=helps["backbone"],
+    )
+    group.add_argument("--input-size", type=int, default=256, help=helps["input_size"])
+    group.add_argument(
+        "--image-size", type=int, default=image_size, help=helps["image_size"]
+    )
+    group.add_argument("--dropout", type=float, default=dropout, help=helps["dropout"])
+    return group
+
+
+def add_measurement_arguments(parser, helps=None):
+    """Adds the "measurements" option group (see `measure_resizer`), returned.
+
+    Options: `--latency-batch` (default 8), `--latency-repeats` (default 10)
+    and `--no-flops`; `helps` replaces texts of `MEASUREMENT_HELP` by `dest`
+    (`None`: no help text), as in `add_model_arguments`.
+    """
+    helps = {**MEASUREMENT_HELP, **(helps or {})}
+    group = parser.add_argument_group("measurements")
+    group.add_argument(
+        "--latency-batch", type=int, default=8, help=helps["latency_batch"]
+    )
+    group.add_argument(
+        "--latency-repeats", type=int, default=10, help=helps["latency_repeats"]
+    )
+    group.add_argument("--no-flops", action="store_true", help=helps["no_flops"])
+    return group
+
+
+def parse_value(text):
+    """`"3"` -> 3, `"0.5"` -> 0.5, `"true"` -> True, `"none"` -> None, else str."""
+    lowered = text.strip().lower()
+    if lowered in ("true", "false"):
+        return lowered == "true"
+    if lowered in ("none", "null"):
+        return None
+    for cast in (int, float):
+        try:
+            return cast(text)
+        except ValueError:
+            pass
+    return text
+
+
+def parse_resizer_args(pairs):
+    """`["filters=16", "interpolation=bicubic"]` -> `{"filters": 16, ...}`."""
+    kwargs = {}
+    for pair in pairs or ():
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise ValueError(
+                "Expected `--resizer-arg` as key=value. "
+                f"Received: --resizer-arg {pair!r}"
+            )
+        kwargs[key.strip().replace("-", "_")] = parse_value(value)
+    return kwargs
+
+
+def check_common_args(parser, args, default_output_dir):
+    """The checks of the shared options, after `parser.parse_args`.
+
+    Sets `args.resizer_kwargs` (from `--resizer-arg`), requires
+    `--input-size`, `--image-size`, `--batch-size` and `--epochs` >= 1 and
+    fills in `--output-dir` with `default_output_dir`. Errors go through
+    `parser.error` (usage message, exit status 2).
+
+    Returns:
+        `args`.
+    """
+    try:
+        args.resizer_kwargs = parse_resizer_args(args.resizer_arg)
+    except ValueError as e:
+        parser.error(str(e))
+    for name in ("input_size", "image_size", "batch_size", "epochs"):
+        if getattr(args, name) < 1:
+            parser.error(f"--{name.replace('_', '-')} must be >= 1")
+    if args.output_dir is None:
+        args.output_dir = default_output_dir
+    return args
+
+
 def jit_compile_value(value):
     """Maps the `--jit-compile` string to `Model.compile(jit_compile=...)`."""
     return {"auto": "auto", "true": True, "false": False}[str(value).lower()]
@@ -217,6 +367,22 @@ def setup(args, clear_session=False):
     set_seed(args.seed)
     set_mixed_precision(getattr(args, "mixed_precision", False))
     return get_strategy(args.strategy)
+
+
+def start_run(args, clear_session=False):
+    """The first steps of a run: `setup`, resizer kwargs, the output folder.
+
+    Sets `args.resizer_kwargs` from `args.resizer_arg` when the namespace
+    did not come from `check_common_args`, and creates `--output-dir`.
+
+    Returns:
+        The `tf.distribute.Strategy` of `setup`.
+    """
+    strategy = setup(args, clear_session=clear_session)
+    if not hasattr(args, "resizer_kwargs"):
+        args.resizer_kwargs = parse_resizer_args(getattr(args, "resizer_arg", []))
+    os.makedirs(args.output_dir, exist_ok=True)
+    return strategy
 
 
 # ----------------------------------------------------------------------------
@@ -444,6 +610,70 @@ def make_optimizer(name, schedule, weight_decay, momentum):
 
 
 # ----------------------------------------------------------------------------
+# Model.
+
+
+def resizer_features(resizer_layer, backbone_model, input_size, dropout):
+    """The trunk the task heads share, on square images in [0, 1]:
+
+    ```
+    images (N, S_in, S_in, 3) -> resizer_layer -> normalise (ImageNet mean
+        and std) -> backbone_model -> global average pooling -> dropout
+    ```
+
+    Args:
+        resizer_layer: the resizer (its name should be `resizer`, which
+            `measure_resizer` looks up).
+        backbone_model: the backbone (named `backbone`).
+        input_size: side of the input images.
+        dropout: dropout rate after the pooling.
+
+    Returns:
+        `(inputs, features)`: the `keras.Input` named `images` and the
+        pooled, dropped-out features, to put a head on.
+    """
+    inputs = keras.Input((input_size, input_size, 3), name="images")
+    x = resizer_layer(inputs)
+    x = keras.layers.Normalization(
+        mean=list(IMAGENET_MEAN),
+        variance=[s * s for s in IMAGENET_STD],
+        name="normalize",
+    )(x)
+    x = backbone_model(x)
+    x = keras.layers.GlobalAveragePooling2D(name="pool")(x)
+    x = keras.layers.Dropout(dropout, name="dropout")(x)
+    return inputs, x
+
+
+def compile_model(model, args, steps_per_epoch, loss, metrics=None):
+    """Compiles `model` with the schedule and optimizer of the options.
+
+    The schedule (`--schedule`, `--learning-rate`, `--warmup-epochs`, the
+    warmup capped one step short of the end) spans `--epochs` epochs of
+    `steps_per_epoch` steps; the optimizer is `--optimizer` with
+    `--weight-decay` and `--momentum`; XLA follows `--jit-compile`. Call it
+    inside `strategy.scope()`.
+    """
+    total_steps = steps_per_epoch * args.epochs
+    warmup_steps = min(
+        int(round(args.warmup_epochs * steps_per_epoch)), total_steps - 1
+    )
+    schedule = make_schedule(
+        args.schedule, args.learning_rate, total_steps, warmup_steps
+    )
+    optimizer = make_optimizer(
+        args.optimizer, schedule, args.weight_decay, args.momentum
+    )
+    model.compile(
+        optimizer=optimizer,
+        loss=loss,
+        metrics=metrics,
+        jit_compile=jit_compile_value(args.jit_compile),
+    )
+    return model
+
+
+# ----------------------------------------------------------------------------
 # Callbacks.
 
 
@@ -659,6 +889,41 @@ def standard_callbacks(
     return callbacks
 
 
+def fit_model(model, args, train, val, steps_per_epoch, monitor, mode):
+    """`model.fit` with a `ThroughputCallback` and `standard_callbacks`.
+
+    Args:
+        model: the compiled model.
+        args: the parsed namespace (`--epochs`, `--batch-size`,
+            `--output-dir`, `--resume`, `--verbose`).
+        train: the training dataset; it shuffles itself (`fit` does not).
+        val: the validation dataset or `None`.
+        steps_per_epoch: training steps per epoch.
+        monitor: the metric of the "best" checkpoint, e.g. `"accuracy"`:
+            its `val_` version when there is a validation dataset.
+        mode: `"min"` or `"max"` for `monitor`.
+
+    Returns:
+        `(history, throughput)`: the `History` and the `ThroughputCallback`.
+    """
+    throughput = ThroughputCallback(args.batch_size)
+    if val is not None:
+        monitor = f"val_{monitor}"
+    callbacks = [throughput] + standard_callbacks(
+        args.output_dir, args.resume, monitor=monitor, mode=mode
+    )
+    history = model.fit(
+        train,
+        validation_data=val,
+        epochs=args.epochs,
+        steps_per_epoch=steps_per_epoch,
+        callbacks=callbacks,
+        shuffle=False,  # The tf.data pipeline shuffles.
+        verbose=args.verbose,
+    )
+    return history, throughput
+
+
 # ----------------------------------------------------------------------------
 # Cost measurements.
 
@@ -759,6 +1024,42 @@ def measure_latency(layer, input_shape, repeats=10, warmup=2, seed=0):
     return float(statistics.median(times))
 
 
+def measure_resizer(model, args):
+    """Parameters, FLOPs per image and latency of the model's resizer.
+
+    Also the backbone's FLOPs per image (at `--image-size`). The model has
+    layers named `resizer` and `backbone`; the options used are
+    `--input-size`, `--image-size`, `--no-flops`, `--latency-batch` and
+    `--latency-repeats`. See `count_flops` for the FLOP conventions (TF
+    profiler).
+    """
+    resizer = model.get_layer("resizer")
+    backbone = model.get_layer("backbone")
+    out = {
+        "resizer_params": int(resizer.count_params()),
+        "resizer_trainable_params": int(
+            sum(np.prod(v.shape) for v in resizer.trainable_weights)
+        ),
+        "backbone_params": int(backbone.count_params()),
+        "model_params": int(model.count_params()),
+    }
+    if not args.no_flops:
+        out["resizer_flops_per_image"] = count_flops(
+            resizer, (args.input_size, args.input_size, 3)
+        )
+        out["backbone_flops_per_image"] = count_flops(
+            backbone, (args.image_size, args.image_size, 3)
+        )
+    batch = args.latency_batch
+    ms = measure_latency(
+        resizer, (batch, args.input_size, args.input_size, 3), args.latency_repeats
+    )
+    out["resizer_latency_ms_per_batch"] = ms
+    out["resizer_latency_ms_per_image"] = ms / batch
+    out["latency_batch"] = batch
+    return out
+
+
 # ----------------------------------------------------------------------------
 # Results.
 
@@ -828,4 +1129,63 @@ def write_results(path, results, args=None):
         json.dump(payload, f, indent=2, sort_keys=True)
         f.write("\n")
     os.replace(tmp, path)
+    return payload
+
+
+def finite_or_none(value):
+    """`float(value)`, or `None` when it is NaN or infinite."""
+    value = float(value)
+    return value if math.isfinite(value) else None
+
+
+def format_metric(results, key, spec=".4f"):
+    """`results[key]` formatted with `spec`, or `"n/a"` when missing/None."""
+    value = results.get(key)
+    return "n/a" if value is None else format(value, spec)
+
+
+def run_results(args, strategy, steps_per_epoch, train_examples, history, throughput):
+    """The results entries every run reports: its configuration and training.
+
+    Keys: `resizer`, `resizer_kwargs`, `backbone`, `input_size`,
+    `image_size`, `seed`, `num_replicas`, `strategy`, `global_batch_size`,
+    `steps_per_epoch`, `epochs`, `epochs_run`, `train_examples`,
+    `train_images_per_sec` (of `throughput`, `None` if not measured) and
+    `history` (the per-epoch logs of `history`).
+    """
+    hist = history.history
+    return {
+        "resizer": args.resizer,
+        "resizer_kwargs": args.resizer_kwargs,
+        "backbone": args.backbone,
+        "input_size": args.input_size,
+        "image_size": args.image_size,
+        "seed": args.seed,
+        "num_replicas": int(strategy.num_replicas_in_sync),
+        "strategy": args.strategy,
+        "global_batch_size": args.batch_size,
+        "steps_per_epoch": steps_per_epoch,
+        "epochs": args.epochs,
+        "epochs_run": len(hist.get("loss", [])),
+        "train_examples": train_examples,
+        "train_images_per_sec": finite_or_none(throughput.images_per_sec),
+        "history": {k: [float(x) for x in v] for k, v in hist.items()},
+    }
+
+
+def finish_run(model, args, results, start, summary_line):
+    """Measures the resizer, writes `results.json` and prints a summary.
+
+    Adds `measure_resizer(model, args)` and `wall_time_s` (since the
+    `time.perf_counter()` value `start`) to `results`, writes them to
+    `--output-dir/results.json` (`write_results`, with `args`) and prints
+    `summary_line(payload)`.
+
+    Returns:
+        The dict written.
+    """
+    results.update(measure_resizer(model, args))
+    results["wall_time_s"] = time.perf_counter() - start
+    payload = write_results(os.path.join(args.output_dir, RESULTS_FILE), results, args)
+    print(summary_line(payload), flush=True)
     return payload

@@ -52,7 +52,6 @@ python -m training.iqa --ava-txt AVA/AVA.txt --image-dir AVA/images \\
 
 import argparse
 import json
-import math
 import os
 import sys
 import time
@@ -71,18 +70,11 @@ from keras_resize.data.ava import (
     mean_score,
     split_ids,
 )
-from keras_resize.layers import available_resizers, get_resizer
+from keras_resize.layers import get_resizer
 from keras_resize.losses import EarthMoversDistance, earth_movers_distance
 from keras_resize.metrics import pearson_correlation, spearman_correlation
 from training import common
-from training.classification import (
-    BACKBONES,
-    IMAGENET_MEAN,
-    IMAGENET_STD,
-    build_backbone,
-    measure_resizer,
-    parse_resizer_args,
-)
+from training.classification import BACKBONES, build_backbone
 
 TASK = "iqa"
 DEFAULT_OUTPUT_DIR = os.path.join("runs", TASK)
@@ -91,6 +83,20 @@ SKIPPED_FILE = "skipped_images.json"
 FIXTURE_DIR = "fixture"
 # Mean score separating "low" from "high" quality (NIMA's binary accuracy).
 BINARY_THRESHOLD = 5.0
+# Help texts of the shared options where this script words them its own way
+# (its formatter appends the defaults).
+MODEL_HELP = {
+    "resizer": "resizer from keras_resize.layers.registry",
+    "resizer_arg": "resizer keyword argument (repeatable; ints/floats/bools parsed)",
+    "backbone": None,
+    "input_size": "side of the decoded input images (the resizer's input)",
+    "image_size": "side the resizer outputs",
+    "dropout": "before the head (NIMA: 0.75)",
+}
+MEASUREMENT_HELP = {
+    "latency_batch": "batch of the latency timing",
+    "latency_repeats": None,
+}
 
 
 # ----------------------------------------------------------------------------
@@ -107,32 +113,8 @@ def build_parser():
         ),
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    model = parser.add_argument_group("model")
-    model.add_argument(
-        "--resizer",
-        choices=available_resizers(),
-        default="bilinear",
-        help="resizer from keras_resize.layers.registry",
-    )
-    model.add_argument(
-        "--resizer-arg",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="resizer keyword argument (repeatable; ints/floats/bools parsed)",
-    )
-    model.add_argument("--backbone", choices=sorted(BACKBONES), default="resnet_tiny")
-    model.add_argument(
-        "--input-size",
-        type=int,
-        default=256,
-        help="side of the decoded input images (the resizer's input)",
-    )
-    model.add_argument(
-        "--image-size", type=int, default=128, help="side the resizer outputs"
-    )
-    model.add_argument(
-        "--dropout", type=float, default=0.75, help="before the head (NIMA: 0.75)"
+    model = common.add_model_arguments(
+        parser, BACKBONES, image_size=128, dropout=0.75, helps=MODEL_HELP
     )
     model.add_argument(
         "--emd-r", type=int, choices=(1, 2), default=2, help="EMD norm of the loss"
@@ -211,13 +193,7 @@ def build_parser():
         "--eval-steps", type=int, default=None, help="cap on val/test batches"
     )
 
-    measure = parser.add_argument_group("measurements")
-    measure.add_argument(
-        "--latency-batch", type=int, default=8, help="batch of the latency timing"
-    )
-    measure.add_argument("--latency-repeats", type=int, default=10)
-    measure.add_argument("--no-flops", action="store_true", help="skip the FLOP counts")
-
+    common.add_measurement_arguments(parser, helps=MEASUREMENT_HELP)
     common.add_common_arguments(parser)
     parser.set_defaults(
         optimizer="adamw",
@@ -233,14 +209,7 @@ def build_parser():
 def parse_args(argv=None):
     """Parses and checks the command line (`sys.argv[1:]` if `argv` is None)."""
     parser = build_parser()
-    args = parser.parse_args(argv)
-    try:
-        args.resizer_kwargs = parse_resizer_args(args.resizer_arg)
-    except ValueError as e:
-        parser.error(str(e))
-    for name in ("input_size", "image_size", "batch_size", "epochs"):
-        if getattr(args, name) < 1:
-            parser.error(f"--{name.replace('_', '-')} must be >= 1")
+    args = common.check_common_args(parser, parser.parse_args(argv), DEFAULT_OUTPUT_DIR)
     has_ava = args.ava_txt is not None or args.image_dir is not None
     if args.fixture < 0:
         parser.error("--fixture must be >= 0")
@@ -250,8 +219,6 @@ def parse_args(argv=None):
         parser.error("give --ava-txt and --image-dir, or --fixture N")
     if (args.train_ids is None) != (args.test_ids is None):
         parser.error("--train-ids and --test-ids go together")
-    if args.output_dir is None:
-        args.output_dir = DEFAULT_OUTPUT_DIR
     return args
 
 
@@ -288,16 +255,9 @@ def build_model(
     kwargs.setdefault("name", "resizer")
     resizer_layer = get_resizer(resizer, image_size, image_size, **kwargs)
     backbone_model = build_backbone(backbone, image_size)
-    inputs = keras.Input((input_size, input_size, 3), name="images")
-    x = resizer_layer(inputs)
-    x = keras.layers.Normalization(
-        mean=list(IMAGENET_MEAN),
-        variance=[s * s for s in IMAGENET_STD],
-        name="normalize",
-    )(x)
-    x = backbone_model(x)
-    x = keras.layers.GlobalAveragePooling2D(name="pool")(x)
-    x = keras.layers.Dropout(dropout, name="dropout")(x)
+    inputs, x = common.resizer_features(
+        resizer_layer, backbone_model, input_size, dropout
+    )
     outputs = keras.layers.Dense(
         NUM_BUCKETS, activation="softmax", dtype="float32", name="scores"
     )(x)
@@ -482,11 +442,6 @@ def predict_distributions(
     return np.asarray(y_true[real], np.float32), np.asarray(y_pred[real], np.float32)
 
 
-def _finite_or_none(value):
-    value = float(value)
-    return value if math.isfinite(value) else None
-
-
 def quality_metrics(y_true, y_pred, r=2):
     """EMD, SRCC / PLCC of the mean scores and binary accuracy at score 5."""
     n = len(y_true)
@@ -502,8 +457,12 @@ def quality_metrics(y_true, y_pred, r=2):
         np.mean((true_scores > BINARY_THRESHOLD) == (pred_scores > BINARY_THRESHOLD))
     )
     if n >= 2:
-        out["srcc"] = _finite_or_none(spearman_correlation(pred_scores, true_scores))
-        out["plcc"] = _finite_or_none(pearson_correlation(pred_scores, true_scores))
+        out["srcc"] = common.finite_or_none(
+            spearman_correlation(pred_scores, true_scores)
+        )
+        out["plcc"] = common.finite_or_none(
+            pearson_correlation(pred_scores, true_scores)
+        )
     return out
 
 
@@ -521,17 +480,12 @@ def run(args):
         The results dict (also written to `--output-dir/results.json`).
     """
     start = time.perf_counter()
-    strategy = common.setup(args)
-    if not hasattr(args, "resizer_kwargs"):
-        args.resizer_kwargs = parse_resizer_args(getattr(args, "resizer_arg", []))
-    os.makedirs(args.output_dir, exist_ok=True)
+    strategy = common.start_run(args)
     ava_txt, image_dir, fixture = data_source(args)
     splits = load_splits(args, ava_txt, image_dir)
     with open(os.path.join(args.output_dir, SKIPPED_FILE), "w") as f:
         json.dump({name: s["skipped"] for name, s in splits.items()}, f, indent=1)
     train, val, test, steps = make_datasets(args, splits, strategy.num_replicas_in_sync)
-    total_steps = steps * args.epochs
-    warmup_steps = min(int(round(args.warmup_epochs * steps)), total_steps - 1)
 
     with strategy.scope():
         model = build_model(
@@ -543,36 +497,15 @@ def run(args):
             resizer_kwargs=args.resizer_kwargs,
             freeze_backbone=args.freeze_backbone,
         )
-        schedule = common.make_schedule(
-            args.schedule, args.learning_rate, total_steps, warmup_steps
-        )
-        optimizer = common.make_optimizer(
-            args.optimizer, schedule, args.weight_decay, args.momentum
-        )
-        model.compile(
-            optimizer=optimizer,
-            loss=EarthMoversDistance(r=args.emd_r),
-            jit_compile=common.jit_compile_value(args.jit_compile),
-        )
+        common.compile_model(model, args, steps, loss=EarthMoversDistance(r=args.emd_r))
 
-    throughput = common.ThroughputCallback(args.batch_size)
-    monitor = "val_loss" if val is not None else "loss"
-    callbacks = [throughput] + common.standard_callbacks(
-        args.output_dir, args.resume, monitor=monitor, mode="min"
-    )
     with warnings.catch_warnings():
         # The val pipeline drops undecodable files (`ignore_errors`), so its
         # length is unknown and Keras warns at the end of its first pass;
         # the train pipeline repeats forever and cannot run out.
         warnings.filterwarnings("ignore", message="Your input ran out of data")
-        history = model.fit(
-            train,
-            validation_data=val,
-            epochs=args.epochs,
-            steps_per_epoch=steps,
-            callbacks=callbacks,
-            shuffle=False,  # the train pipeline shuffles itself
-            verbose=args.verbose,
+        history, throughput = common.fit_model(
+            model, args, train, val, steps, monitor="loss", mode="min"
         )
 
     results = {"task": TASK}
@@ -604,39 +537,27 @@ def run(args):
             "skipped_missing": sum(c["missing"] for c in counts.values()),
             "skipped_unreadable": sum(c["unreadable"] for c in counts.values()),
             "skipped_no_votes": sum(c["no_votes"] for c in counts.values()),
-            "resizer": args.resizer,
-            "resizer_kwargs": args.resizer_kwargs,
-            "backbone": args.backbone,
-            "input_size": args.input_size,
-            "image_size": args.image_size,
             "emd_r": args.emd_r,
-            "seed": args.seed,
-            "num_replicas": int(strategy.num_replicas_in_sync),
-            "strategy": args.strategy,
-            "global_batch_size": args.batch_size,
-            "steps_per_epoch": steps,
-            "epochs": args.epochs,
-            "epochs_run": len(hist.get("loss", [])),
-            "train_examples": len(splits["train"]["paths"]),
-            "train_images_per_sec": _finite_or_none(throughput.images_per_sec),
-            "history": {k: [float(x) for x in v] for k, v in hist.items()},
         }
     )
-    results.update(measure_resizer(model, args))
-    results["wall_time_s"] = time.perf_counter() - start
-    payload = common.write_results(
-        os.path.join(args.output_dir, RESULTS_FILE), results, args
+    results.update(
+        common.run_results(
+            args,
+            strategy,
+            steps,
+            len(splits["train"]["paths"]),
+            history,
+            throughput,
+        )
     )
-    print(summary_line(payload), flush=True)
-    return payload
+    return common.finish_run(model, args, results, start, summary_line)
 
 
 def summary_line(results):
     """One line: resizer, backbone, test EMD / SRCC / PLCC, throughput, skips."""
 
     def fmt(key, spec=".4f"):
-        value = results.get(key)
-        return "n/a" if value is None else format(value, spec)
+        return common.format_metric(results, key, spec)
 
     return (
         f"[{TASK}] resizer={results['resizer']} backbone={results['backbone']} "
