@@ -52,6 +52,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from keras_resize import pretrained
 from keras_resize.layers import get_resizer
 from keras_resize.ops import resize
 from training import common
@@ -285,6 +286,13 @@ def build_parser():
         "--clutter", type=int, default=6, help="digits: clutter fragments (6)"
     )
     data.add_argument(
+        "--canvas-source",
+        choices=("mnist", "fashion_mnist"),
+        default="mnist",
+        help="digits: what the canvases hold, MNIST digits or Fashion-MNIST "
+        "items (the Debian package dataset-fashion-mnist) (mnist)",
+    )
+    data.add_argument(
         "--data-seed",
         type=int,
         default=0,
@@ -318,22 +326,15 @@ def parse_args(argv=None):
 # Model.
 
 
-def _resizer_holder(resizer, input_size):
-    """A functional model around the resizer alone, to save/load its weights."""
-    inputs = keras.Input((input_size, input_size, 3))
-    return keras.Model(inputs, resizer(inputs), name="resizer_holder")
-
-
 def save_resizer_weights(resizer, input_size, path):
-    """Writes the resizer's weights to `path` (`.weights.h5`)."""
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    _resizer_holder(resizer, input_size).save_weights(path)
+    """Writes the resizer's weights to `path` (`.weights.h5`), in the format
+    of `keras_resize.pretrained` (so they can be shipped in saved_models/)."""
+    pretrained.save_weights(resizer, path, (input_size, input_size, 3))
 
 
 def load_resizer_weights(resizer, input_size, path):
     """Loads weights written by `save_resizer_weights` into `resizer`."""
-    _resizer_holder(resizer, input_size).load_weights(path)
+    pretrained.load_weights(resizer, path, (input_size, input_size, 3))
 
 
 def build_model(
@@ -409,6 +410,7 @@ def _digits_split(args, num_images, seed, split):
         digit_size=digit_size,
         clutter=args.clutter,
         seed=seed,
+        source=args.canvas_source,
         split=split,
         channels=1,
         verbose=None if args.verbose == 1 else False,  # Progress line with bars.
