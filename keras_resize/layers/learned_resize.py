@@ -1,28 +1,18 @@
 """`LearnedResize`: the learned resizer of Talebi & Milanfar (ICCV 2021)."""
 
-import numbers
-
 import keras
 
 from keras_resize.layers.registry import register_resizer
 from keras_resize.ops import kernels
 from keras_resize.ops.resize import resize
-from keras_resize.ops.validation import check_choice, check_positive_int
+from keras_resize.ops.validation import (
+    check_choice,
+    check_non_negative_int,
+    check_positive_int,
+)
 from keras_resize.pretrained import PretrainedMixin
 
 _LEAKY_SLOPE = 0.2
-
-
-def _check_non_negative_int(name, value):
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, numbers.Integral)
-        or int(value) < 0
-    ):
-        raise ValueError(
-            f"Expected `{name}` to be a non-negative int. Received: {name}={value!r}"
-        )
-    return int(value)
 
 
 def _check_input_shape(input_shape):
@@ -121,7 +111,7 @@ class LearnedResize(PretrainedMixin, keras.layers.Layer):
         self.height = check_positive_int("height", height)
         self.width = check_positive_int("width", width)
         self.filters = check_positive_int("filters", filters)
-        self.num_res_blocks = _check_non_negative_int("num_res_blocks", num_res_blocks)
+        self.num_res_blocks = check_non_negative_int("num_res_blocks", num_res_blocks)
         self.interpolation = check_choice(
             "interpolation", interpolation, kernels.RESIZE_METHODS
         )

@@ -33,6 +33,19 @@ def check_positive_int(name, value):
     return int(value)
 
 
+def check_non_negative_int(name, value):
+    """Return `value` as an int if it is an integer >= 0, else raise."""
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, numbers.Integral)
+        or int(value) < 0
+    ):
+        raise ValueError(
+            f"Expected `{name}` to be a non-negative int. Received: {name}={value!r}"
+        )
+    return int(value)
+
+
 def check_size(size, name="size"):
     """Return `size` as a tuple `(height, width)` of positive ints."""
     if isinstance(size, numbers.Integral) and not isinstance(size, bool):
