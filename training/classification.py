@@ -650,15 +650,26 @@ def run(args):
     )
 
     results = {"task": TASK}
-    if test is not None:
-        test_metrics = model.evaluate(test, return_dict=True, verbose=args.verbose)
-        results.update({f"test_{k}": float(v) for k, v in test_metrics.items()})
     hist = history.history
     for key in ("val_accuracy", "val_loss", "val_top5", "accuracy", "loss"):
         if hist.get(key):
             results[key if key.startswith("val_") else f"train_{key}"] = float(
                 hist[key][-1]
             )
+    results["bn_recalibration_batches"] = common.maybe_recalibrate_batch_norm(
+        model, args, strategy, train
+    )
+    if results["bn_recalibration_batches"]:
+        # the fit-time validation figures used the lagging moving statistics
+        for key in ("val_accuracy", "val_loss", "val_top5"):
+            if key in results:
+                results[f"fit_{key}"] = results.pop(key)
+        if val is not None:
+            val_metrics = model.evaluate(val, return_dict=True, verbose=args.verbose)
+            results.update({f"val_{k}": float(v) for k, v in val_metrics.items()})
+    if test is not None:
+        test_metrics = model.evaluate(test, return_dict=True, verbose=args.verbose)
+        results.update({f"test_{k}": float(v) for k, v in test_metrics.items()})
     if args.save_resizer:
         save_resizer_weights(
             model.get_layer("resizer"), args.input_size, args.save_resizer

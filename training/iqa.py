@@ -509,6 +509,9 @@ def run(args):
         )
 
     results = {"task": TASK}
+    results["bn_recalibration_batches"] = common.maybe_recalibrate_batch_norm(
+        model, args, strategy, train
+    )
     if test is not None:
         expected = len(splits["test"]["paths"])
         if args.eval_steps:
