@@ -10,7 +10,9 @@ from keras_resize.ops.kernels import resize_weights
 from keras_resize.ops.validation import (
     as_image_batch,
     check_choice,
+    check_image_shape,
     check_positive_int,
+    resized_shape,
     static_or_dynamic_shape,
 )
 from keras_resize.pretrained import PretrainedMixin
@@ -149,12 +151,7 @@ class DownsizeNetResize(PretrainedMixin, keras.layers.Layer):
         self.num_coefficients = taps * taps
 
     def build(self, input_shape):
-        channels = input_shape[-1]
-        if channels is None:
-            raise ValueError(
-                "Expected the channel dimension of the input to be known. "
-                f"Received: input_shape={input_shape}"
-            )
+        channels = check_image_shape(input_shape, require_channels=True)[-1]
         self.conv_kernels, self.conv_biases = [], []
         in_channels = channels
         for i in range(self.num_conv_layers):
@@ -304,12 +301,7 @@ class DownsizeNetResize(PretrainedMixin, keras.layers.Layer):
         return out[0] if squeeze else out
 
     def compute_output_shape(self, input_shape):
-        input_shape = tuple(input_shape)
-        if len(input_shape) not in (3, 4):
-            raise ValueError(
-                f"Expected an input of rank 3 or 4. Received: input_shape={input_shape}"
-            )
-        return input_shape[:-3] + (self.height, self.width, input_shape[-1])
+        return resized_shape(input_shape, self.height, self.width)
 
     def get_config(self):
         return {

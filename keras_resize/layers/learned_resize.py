@@ -6,29 +6,16 @@ from keras_resize.layers.registry import register_resizer
 from keras_resize.ops import kernels
 from keras_resize.ops.resize import resize
 from keras_resize.ops.validation import (
+    check_bool,
     check_choice,
+    check_image_shape,
     check_non_negative_int,
     check_positive_int,
+    resized_shape,
 )
 from keras_resize.pretrained import PretrainedMixin
 
 _LEAKY_SLOPE = 0.2
-
-
-def _check_input_shape(input_shape):
-    """Return the shape as a tuple of rank 3 or 4 with known channels."""
-    input_shape = tuple(input_shape)
-    if len(input_shape) not in (3, 4):
-        raise ValueError(
-            "Expected an input of rank 3 (height, width, channels) or 4 "
-            f"(batch, height, width, channels). Received: input_shape={input_shape}"
-        )
-    if input_shape[-1] is None:
-        raise ValueError(
-            "Expected the channel dimension of the input to be known. "
-            f"Received: input_shape={input_shape}"
-        )
-    return input_shape
 
 
 @keras.saving.register_keras_serializable(package="keras_resize")
@@ -115,11 +102,7 @@ class LearnedResize(PretrainedMixin, keras.layers.Layer):
         self.interpolation = check_choice(
             "interpolation", interpolation, kernels.RESIZE_METHODS
         )
-        if not isinstance(antialias, bool):
-            raise ValueError(
-                f"Expected `antialias` to be a bool. Received: antialias={antialias!r}"
-            )
-        self.antialias = antialias
+        self.antialias = check_bool("antialias", antialias)
         self.supports_masking = False
 
         n = self.filters
@@ -154,7 +137,7 @@ class LearnedResize(PretrainedMixin, keras.layers.Layer):
         return keras.layers.BatchNormalization(name=name, dtype=self.dtype_policy)
 
     def build(self, input_shape):
-        input_shape = _check_input_shape(input_shape)
+        input_shape = check_image_shape(input_shape, require_channels=True)
         channels = input_shape[-1]
         image = (None, None, None, channels)
         features = (None, None, None, self.filters)
@@ -227,8 +210,8 @@ class LearnedResize(PretrainedMixin, keras.layers.Layer):
         return out[0] if squeeze else out
 
     def compute_output_shape(self, input_shape):
-        input_shape = _check_input_shape(input_shape)
-        return input_shape[:-3] + (self.height, self.width, input_shape[-1])
+        check_image_shape(input_shape, require_channels=True)
+        return resized_shape(input_shape, self.height, self.width)
 
     def get_config(self):
         return {

@@ -4,7 +4,12 @@ import keras
 
 from keras_resize.ops import kernels
 from keras_resize.ops.resize import resize
-from keras_resize.ops.validation import check_choice, check_positive_int
+from keras_resize.ops.validation import (
+    check_bool,
+    check_choice,
+    check_positive_int,
+    resized_shape,
+)
 
 
 @keras.saving.register_keras_serializable(package="keras_resize")
@@ -51,11 +56,7 @@ class Resize(keras.layers.Layer):
         self.interpolation = check_choice(
             "interpolation", interpolation, kernels.RESIZE_METHODS
         )
-        if not isinstance(antialias, bool):
-            raise ValueError(
-                f"Expected `antialias` to be a bool. Received: antialias={antialias!r}"
-            )
-        self.antialias = antialias
+        self.antialias = check_bool("antialias", antialias)
         self.supports_masking = False
 
     def call(self, inputs):
@@ -67,12 +68,7 @@ class Resize(keras.layers.Layer):
         )
 
     def compute_output_shape(self, input_shape):
-        input_shape = tuple(input_shape)
-        if len(input_shape) not in (3, 4):
-            raise ValueError(
-                f"Expected an input of rank 3 or 4. Received: input_shape={input_shape}"
-            )
-        return input_shape[:-3] + (self.height, self.width, input_shape[-1])
+        return resized_shape(input_shape, self.height, self.width)
 
     def get_config(self):
         return {

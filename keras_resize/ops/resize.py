@@ -4,6 +4,7 @@ from keras_resize.ops import kernels
 from keras_resize.ops.sampling import resample_separable
 from keras_resize.ops.validation import (
     as_image_batch,
+    check_bool,
     check_choice,
     check_size,
     static_or_dynamic_shape,
@@ -62,10 +63,7 @@ def resize(images, size, method="bilinear", antialias=False):
     """
     height, width = check_size(size)
     check_choice("method", method, kernels.RESIZE_METHODS)
-    if not isinstance(antialias, bool):
-        raise ValueError(
-            f"Expected `antialias` to be a bool. Received: antialias={antialias!r}"
-        )
+    check_bool("antialias", antialias)
     images, squeeze = as_image_batch(images)
     shape = static_or_dynamic_shape(images)
     rows = _axis_taps(shape[1], height, method, antialias, images.dtype)

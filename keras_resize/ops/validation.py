@@ -46,6 +46,39 @@ def check_non_negative_int(name, value):
     return int(value)
 
 
+def check_bool(name, value):
+    """Return `value` if it is a bool, else raise a `ValueError`."""
+    if not isinstance(value, bool):
+        raise ValueError(f"Expected `{name}` to be a bool. Received: {name}={value!r}")
+    return value
+
+
+def check_image_shape(input_shape, require_channels=False):
+    """Return `input_shape` as a tuple of rank 3 (HWC) or 4 (NHWC), else raise.
+
+    With `require_channels`, the channel dimension must be known (layers
+    that create weights per input channel).
+    """
+    input_shape = tuple(input_shape)
+    if len(input_shape) not in (3, 4):
+        raise ValueError(
+            "Expected an input of rank 3 (height, width, channels) or 4 "
+            f"(batch, height, width, channels). Received: input_shape={input_shape}"
+        )
+    if require_channels and input_shape[-1] is None:
+        raise ValueError(
+            "Expected the channel dimension of the input to be known. "
+            f"Received: input_shape={input_shape}"
+        )
+    return input_shape
+
+
+def resized_shape(input_shape, height, width):
+    """Output shape of a resizing layer: the spatial dims become `(height, width)`."""
+    input_shape = check_image_shape(input_shape)
+    return input_shape[:-3] + (height, width, input_shape[-1])
+
+
 def check_size(size, name="size"):
     """Return `size` as a tuple `(height, width)` of positive ints."""
     if isinstance(size, numbers.Integral) and not isinstance(size, bool):
