@@ -17,19 +17,17 @@ and seeds, trained with `training.classification`):
 Run with `python -m benchmarks.run --only downsizenet_accuracy`.
 """
 
-import argparse
 import json
 import os
 import shlex
 import shutil
-import sys
 import time
 from pathlib import Path
 
+from benchmarks import common
 from benchmarks import learned_resize as family
 
 NAME = "downsizenet_accuracy"
-DEFAULT_OUTPUT_DIR = Path(__file__).resolve().parent / "results"
 DEFAULT_RUNS_DIR = family.ROOT / "runs" / "benchmarks" / NAME
 PRETRAINED_NAME = "downsizenet-digits-4x"
 PRETRAINED_VARIANT = "downsizenet-bilinear-2"
@@ -285,12 +283,11 @@ def to_markdown(results):
 
 
 def run(args, command=None, log=print):
-    from benchmarks.resize_speed import _environment
     from training.common import json_safe
 
     start = time.perf_counter()
     config = _config(args)
-    output_dir = family._output_dir(args)
+    output_dir = common.output_dir(args)
     runs_dir = (
         Path(args.runs_dir)
         if args.runs_dir
@@ -298,7 +295,7 @@ def run(args, command=None, log=print):
     )
     output_dir.mkdir(parents=True, exist_ok=True)
     command = command or shlex.join(["python", "-m", f"benchmarks.{NAME}"])
-    environment = _environment()
+    environment = common.environment()
     verbose = getattr(args, "verbose", 2)
     runs = _train(config, config["resizers"], config["seeds"], runs_dir, verbose, log)
     summary = family._summarise(runs, config["resizers"])
@@ -341,12 +338,7 @@ def run(args, command=None, log=print):
 
 
 def main(argv=None):
-    parser = add_arguments(argparse.ArgumentParser(description=__doc__.split("\n")[0]))
-    argv = sys.argv[1:] if argv is None else list(argv)
-    return run(
-        parser.parse_args(argv),
-        shlex.join(["python", "-m", f"benchmarks.{NAME}", *argv]),
-    )
+    return common.main(NAME, __doc__, add_arguments, run, argv)
 
 
 if __name__ == "__main__":

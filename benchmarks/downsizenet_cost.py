@@ -15,19 +15,15 @@ K80 GPU).
 Run with `python -m benchmarks.run --only downsizenet_cost`.
 """
 
-import argparse
 import json
 import os
 import shlex
 import statistics
-import sys
 import time
-from pathlib import Path
 
-from benchmarks.resize_speed import _environment
+from benchmarks import common
 
 NAME = "downsizenet_cost"
-DEFAULT_OUTPUT_DIR = Path(__file__).resolve().parent / "results"
 FULL = {"batch": 8, "in_size": (1024, 2048), "out_size": (256, 512), "rounds": 5}
 QUICK = {"batch": 2, "in_size": (128, 256), "out_size": (32, 64), "rounds": 2}
 TARGET = 0.10
@@ -178,12 +174,8 @@ def run(args, command=None, log=print):
     config = dict(QUICK if args.quick else FULL)
     if args.rounds:
         config["rounds"] = args.rounds
-    output_dir = (
-        Path(args.output_dir)
-        if args.output_dir
-        else (DEFAULT_OUTPUT_DIR / "quick" if args.quick else DEFAULT_OUTPUT_DIR)
-    )
-    environment = _environment()
+    output_dir = common.output_dir(args)
+    environment = common.environment()
     results = measure(
         config["batch"],
         config["in_size"],
@@ -204,12 +196,7 @@ def run(args, command=None, log=print):
 
 
 def main(argv=None):
-    parser = add_arguments(argparse.ArgumentParser(description=__doc__.split("\n")[0]))
-    argv = sys.argv[1:] if argv is None else list(argv)
-    return run(
-        parser.parse_args(argv),
-        shlex.join(["python", "-m", f"benchmarks.{NAME}", *argv]),
-    )
+    return common.main(NAME, __doc__, add_arguments, run, argv)
 
 
 if __name__ == "__main__":

@@ -32,18 +32,17 @@ Run with `python -m benchmarks.run --only learned_resize` (or directly with
 `python -m benchmarks.learned_resize`); see `--help` for the options.
 """
 
-import argparse
 import json
 import os
 import shlex
 import statistics
-import sys
 import time
 from pathlib import Path
 
+from benchmarks import common
+
 NAME = "learned_resize"
 ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_OUTPUT_DIR = Path(__file__).resolve().parent / "results"
 DEFAULT_RUNS_DIR = ROOT / "runs" / "benchmarks" / NAME
 
 RESIZERS = ("bilinear", "area", "antialias", "learned")
@@ -175,13 +174,6 @@ def _config(args):
     config["resizers"] = tuple(getattr(args, "resizers", None) or RESIZERS)
     config["seeds"] = tuple(config["seeds"])
     return config
-
-
-def _output_dir(args):
-    if args.output_dir is not None:
-        return Path(args.output_dir)
-    # Never overwrite the committed full-size results with a smoke run.
-    return DEFAULT_OUTPUT_DIR / "quick" if args.quick else DEFAULT_OUTPUT_DIR
 
 
 def _runs_dir(args, output_dir):
@@ -600,15 +592,14 @@ def to_markdown(results):
 
 def run(args, command=None, log=print):
     """Runs the benchmark for parsed `args`; writes JSON, markdown and PNG."""
-    from benchmarks.resize_speed import _environment
     from training.common import json_safe
 
     start = time.perf_counter()
     config = _config(args)
-    output_dir = _output_dir(args)
+    output_dir = common.output_dir(args)
     runs_dir = _runs_dir(args, output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
-    environment = _environment()
+    environment = common.environment()
     if getattr(args, "reevaluate", False):
         runs = _reevaluate_all(config, runs_dir, log)
     else:
@@ -650,11 +641,7 @@ def run(args, command=None, log=print):
 
 
 def main(argv=None):
-    parser = add_arguments(argparse.ArgumentParser(description=__doc__.split("\n")[0]))
-    argv = sys.argv[1:] if argv is None else list(argv)
-    args = parser.parse_args(argv)
-    command = shlex.join(["python", "-m", f"benchmarks.{NAME}", *argv])
-    return run(args, command=command)
+    return common.main(NAME, __doc__, add_arguments, run, argv)
 
 
 if __name__ == "__main__":

@@ -18,21 +18,17 @@ Run with `python -m benchmarks.run --only resize_speed` (or directly with
 `python -m benchmarks.resize_speed`); see `--help` for the options.
 """
 
-import argparse
 import contextlib
-import datetime
 import json
 import os
-import platform
 import shlex
 import statistics
-import subprocess
-import sys
 import time
 from pathlib import Path
 
+from benchmarks import common
+
 NAME = "resize_speed"
-DEFAULT_OUTPUT_DIR = Path(__file__).resolve().parent / "results"
 
 FULL = {"batch": 8, "in_size": (1024, 2048), "out_size": (256, 512), "repeats": 7}
 QUICK = {"batch": 2, "in_size": (256, 512), "out_size": (64, 128), "repeats": 3}
@@ -109,13 +105,6 @@ def _config(args):
     return config
 
 
-def _output_dir(args):
-    if args.output_dir is not None:
-        return Path(args.output_dir)
-    # Never overwrite the committed full-size results with a smoke run.
-    return DEFAULT_OUTPUT_DIR / "quick" if args.quick else DEFAULT_OUTPUT_DIR
-
-
 @contextlib.contextmanager
 def _xla_fusion(enabled):
     from keras_resize.ops import sampling
@@ -126,70 +115,6 @@ def _xla_fusion(enabled):
         yield
     finally:
         sampling.set_xla_fusion(previous)
-
-
-def _git_revision():
-    root = Path(__file__).resolve().parents[1]
-    try:
-        head = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],
-            cwd=root,
-            capture_output=True,
-            text=True,
-            timeout=10,
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
-            cwd=root,
-            capture_output=True,
-            text=True,
-            timeout=10,
-        ).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return f"{head}{'+dirty' if dirty else ''}" if head else None
-
-
-def _cpu_model():
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or None
-
-
-def _environment():
-    import keras
-    import numpy as np
-    import tensorflow as tf
-
-    try:
-        usable = len(os.sched_getaffinity(0))
-    except AttributeError:
-        usable = os.cpu_count()
-    return {
-        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(
-            timespec="seconds"
-        ),
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "cpu_model": _cpu_model(),
-        "cpu_count": os.cpu_count(),
-        "cpu_usable": usable,
-        "load_average_before": list(os.getloadavg())
-        if hasattr(os, "getloadavg")
-        else None,
-        "tensorflow": tf.__version__,
-        "keras": keras.__version__,
-        "numpy": np.__version__,
-        "gpus_visible": len(tf.config.list_physical_devices("GPU")),
-        "intra_op_threads": tf.config.threading.get_intra_op_parallelism_threads(),
-        "inter_op_threads": tf.config.threading.get_inter_op_parallelism_threads(),
-        "git_revision": _git_revision(),
-    }
 
 
 def _make_functions(size):
@@ -404,8 +329,8 @@ def to_markdown(results):
 def run(args, command=None, log=print):
     """Runs the benchmark for parsed `args`; writes JSON and markdown."""
     config = _config(args)
-    output_dir = _output_dir(args)
-    environment = _environment()
+    output_dir = common.output_dir(args)
+    environment = common.environment()
     results = measure(
         config["batch"],
         config["in_size"],
@@ -431,11 +356,7 @@ def run(args, command=None, log=print):
 
 
 def main(argv=None):
-    parser = add_arguments(argparse.ArgumentParser(description=__doc__.split("\n")[0]))
-    argv = sys.argv[1:] if argv is None else list(argv)
-    args = parser.parse_args(argv)
-    command = shlex.join(["python", "-m", f"benchmarks.{NAME}", *argv])
-    return run(args, command=command)
+    return common.main(NAME, __doc__, add_arguments, run, argv)
 
 
 if __name__ == "__main__":

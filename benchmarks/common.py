@@ -1,0 +1,92 @@
+"""Helpers shared by the benchmarks: environment record, outputs, entry point."""
+
+import argparse
+import datetime
+import os
+import platform
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+RESULTS_DIR = Path(__file__).resolve().parent / "results"
+
+
+def output_dir(args):
+    """`--output-dir`, else `results/` (`results/quick/` for `--quick`, so a
+    smoke run never overwrites the committed full-size results)."""
+    if getattr(args, "output_dir", None) is not None:
+        return Path(args.output_dir)
+    return RESULTS_DIR / "quick" if getattr(args, "quick", False) else RESULTS_DIR
+
+
+def main(name, doc, add_arguments, run, argv=None):
+    """`python -m benchmarks.NAME`: parse the module's options and run it."""
+    parser = add_arguments(argparse.ArgumentParser(description=doc.split("\n")[0]))
+    argv = sys.argv[1:] if argv is None else list(argv)
+    command = shlex.join(["python", "-m", f"benchmarks.{name}", *argv])
+    return run(parser.parse_args(argv), command=command)
+
+
+def git_revision():
+    root = Path(__file__).resolve().parents[1]
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            timeout=10,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            timeout=10,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return f"{head}{'+dirty' if dirty else ''}" if head else None
+
+
+def cpu_model():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or None
+
+
+def environment():
+    import keras
+    import numpy as np
+    import tensorflow as tf
+
+    try:
+        usable = len(os.sched_getaffinity(0))
+    except AttributeError:
+        usable = os.cpu_count()
+    return {
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(
+            timespec="seconds"
+        ),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "cpu_model": cpu_model(),
+        "cpu_count": os.cpu_count(),
+        "cpu_usable": usable,
+        "load_average_before": list(os.getloadavg())
+        if hasattr(os, "getloadavg")
+        else None,
+        "tensorflow": tf.__version__,
+        "keras": keras.__version__,
+        "numpy": np.__version__,
+        "gpus_visible": len(tf.config.list_physical_devices("GPU")),
+        "intra_op_threads": tf.config.threading.get_intra_op_parallelism_threads(),
+        "inter_op_threads": tf.config.threading.get_inter_op_parallelism_threads(),
+        "git_revision": git_revision(),
+    }
