@@ -20,7 +20,12 @@ import time
 # Module names under `benchmarks/`, run in this order. Each module defines
 # `NAME`, `add_arguments(parser)` (accepting --quick and --output-dir) and
 # `run(args, command=None)`. Add training benchmarks here.
-BENCHMARKS = ("resize_speed", "downsizenet_cost", "learned_resize")
+BENCHMARKS = (
+    "resize_speed",
+    "downsizenet_cost",
+    "learned_resize",
+    "downsizenet_accuracy",
+)
 
 
 def _parser():
