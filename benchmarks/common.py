@@ -2,6 +2,7 @@
 
 import argparse
 import datetime
+import json
 import os
 import platform
 import shlex
@@ -18,6 +19,23 @@ def output_dir(args):
     if getattr(args, "output_dir", None) is not None:
         return Path(args.output_dir)
     return RESULTS_DIR / "quick" if getattr(args, "quick", False) else RESULTS_DIR
+
+
+def write_outputs(output_dir, name, results, to_markdown, log=print):
+    """Write `NAME.json` (the results) and `NAME.md` (`to_markdown(results)`)
+    into `output_dir`, print the markdown, and return the two paths.
+
+    `results` must be JSON-serialisable (see `training.common.json_safe`).
+    """
+    output_dir = Path(output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    json_path = output_dir / f"{name}.json"
+    md_path = output_dir / f"{name}.md"
+    json_path.write_text(json.dumps(results, indent=2) + "\n")
+    markdown = to_markdown(results)
+    md_path.write_text(markdown)
+    log(markdown)
+    return json_path, md_path
 
 
 def main(name, doc, add_arguments, run, argv=None):

@@ -17,7 +17,6 @@ and seeds, trained with `training.classification`):
 Run with `python -m benchmarks.run --only downsizenet_accuracy`.
 """
 
-import json
 import os
 import shlex
 import shutil
@@ -328,12 +327,7 @@ def run(args, command=None, log=print):
         "runs": runs + transfer_runs,
         "total_time_s": time.perf_counter() - start,
     }
-    (output_dir / f"{NAME}.json").write_text(
-        json.dumps(json_safe(results), indent=2) + "\n"
-    )
-    markdown = to_markdown(results)
-    (output_dir / f"{NAME}.md").write_text(markdown)
-    log(markdown)
+    common.write_outputs(output_dir, NAME, json_safe(results), to_markdown, log)
     return results
 
 

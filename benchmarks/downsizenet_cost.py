@@ -15,7 +15,6 @@ K80 GPU).
 Run with `python -m benchmarks.run --only downsizenet_cost`.
 """
 
-import json
 import os
 import shlex
 import statistics
@@ -187,11 +186,7 @@ def run(args, command=None, log=print):
     results["environment"] = environment
     results["quick"] = bool(args.quick)
     results["command"] = command or shlex.join(["python", "-m", f"benchmarks.{NAME}"])
-    output_dir.mkdir(parents=True, exist_ok=True)
-    (output_dir / f"{NAME}.json").write_text(json.dumps(results, indent=2) + "\n")
-    markdown = to_markdown(results)
-    (output_dir / f"{NAME}.md").write_text(markdown)
-    log(markdown)
+    common.write_outputs(output_dir, NAME, results, to_markdown, log)
     return results
 
 

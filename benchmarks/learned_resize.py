@@ -630,12 +630,9 @@ def run(args, command=None, log=print):
     if {"bilinear", "learned"} <= set(layers):
         _figure(layers, config, png_path)
     results["total_time_s"] = time.perf_counter() - start
-    json_path = output_dir / f"{NAME}.json"
-    md_path = output_dir / f"{NAME}.md"
-    json_path.write_text(json.dumps(json_safe(results), indent=2) + "\n")
-    markdown = to_markdown(results)
-    md_path.write_text(markdown)
-    log(markdown)
+    json_path, md_path = common.write_outputs(
+        output_dir, NAME, json_safe(results), to_markdown, log
+    )
     log(f"[{NAME}] wrote {json_path}, {md_path} and {png_path}")
     return results
 

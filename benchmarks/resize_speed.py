@@ -19,7 +19,6 @@ Run with `python -m benchmarks.run --only resize_speed` (or directly with
 """
 
 import contextlib
-import json
 import os
 import shlex
 import statistics
@@ -344,13 +343,9 @@ def run(args, command=None, log=print):
     results["environment"] = environment
     results["quick"] = bool(args.quick)
     results["command"] = command or shlex.join(["python", "-m", f"benchmarks.{NAME}"])
-    output_dir.mkdir(parents=True, exist_ok=True)
-    json_path = output_dir / f"{NAME}.json"
-    md_path = output_dir / f"{NAME}.md"
-    json_path.write_text(json.dumps(results, indent=2) + "\n")
-    markdown = to_markdown(results)
-    md_path.write_text(markdown)
-    log(markdown)
+    json_path, md_path = common.write_outputs(
+        output_dir, NAME, results, to_markdown, log
+    )
     log(f"[{NAME}] wrote {json_path} and {md_path}")
     return results
 
