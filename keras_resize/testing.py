@@ -27,6 +27,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from keras_resize.exporting import convert_to_tflite, run_tflite, tflite_ops
+
 
 def _as_numpy(x):
     if isinstance(x, (list, tuple)):
@@ -57,10 +59,11 @@ def _first(x):
 
 
 def tflite_convert(saved_model_dir):
-    """Convert a SavedModel with builtin ops only; returns the flatbuffer."""
-    converter = tf.lite.TFLiteConverter.from_saved_model(saved_model_dir)
-    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
-    return converter.convert()
+    """Convert a SavedModel with builtin ops only; returns the flatbuffer.
+
+    Raises `ValueError` naming the op when a non-builtin op is needed.
+    """
+    return convert_to_tflite(saved_model_dir)
 
 
 def tflite_run(flatbuffer, inputs):
@@ -69,29 +72,7 @@ def tflite_run(flatbuffer, inputs):
     The input tensor is resized to `inputs.shape` first (dynamic batch).
     Returns `(outputs, op_names)`.
     """
-    from ai_edge_litert.interpreter import Interpreter
-
-    interpreter = Interpreter(model_content=flatbuffer)
-    detail = interpreter.get_input_details()[0]
-    interpreter.resize_tensor_input(detail["index"], list(inputs.shape), strict=False)
-    interpreter.allocate_tensors()
-    interpreter.set_tensor(detail["index"], inputs.astype(detail["dtype"]))
-    interpreter.invoke()
-    outputs = [
-        interpreter.get_tensor(d["index"]) for d in interpreter.get_output_details()
-    ]
-    return outputs, tflite_ops(flatbuffer)
-
-
-def tflite_ops(flatbuffer):
-    """Sorted names of the TFLite ops in a flatbuffer (before delegation)."""
-    from ai_edge_litert.interpreter import Interpreter, OpResolverType
-
-    interpreter = Interpreter(
-        model_content=flatbuffer,
-        experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES,
-    )
-    return sorted({op["op_name"] for op in interpreter._get_ops_details()})
+    return run_tflite(flatbuffer, inputs), tflite_ops(flatbuffer)
 
 
 def run_layer_test(
