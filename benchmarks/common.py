@@ -40,7 +40,11 @@ def write_outputs(output_dir, name, results, to_markdown, log=print):
 
 def main(name, doc, add_arguments, run, argv=None):
     """`python -m benchmarks.NAME`: parse the module's options and run it."""
-    parser = add_arguments(argparse.ArgumentParser(description=doc.split("\n")[0]))
+    parser = add_arguments(
+        argparse.ArgumentParser(
+            prog=f"python -m benchmarks.{name}", description=doc.split("\n")[0]
+        )
+    )
     argv = sys.argv[1:] if argv is None else list(argv)
     command = shlex.join(["python", "-m", f"benchmarks.{name}", *argv])
     return run(parser.parse_args(argv), command=command)

@@ -1,0 +1,420 @@
+"""The `keras-resize` command line.
+
+Subcommands:
+
+- `compare`: the resizer comparison that `make demo` runs (fixed resizers
+  against `LearnedResize` on offline digit canvases; `--full` for the
+  3-seed benchmark schedule). Arguments after `compare` go to
+  `benchmarks.learned_resize`.
+- `train TASK ...`: the training scripts in `training/` (`classification`,
+  `iqa`, and `detection` / `segmentation` where present). Arguments after
+  the task go to the script; `keras-resize train classification --help`.
+- `export`: a resizer (from the registry or pretrained weights) or a saved
+  `.keras` model -> SavedModel + TFLite (builtin ops only) with a report.
+- `visualize`: resized outputs of several resizers side by side, with their
+  residual maps against bilinear, as a PNG.
+- `list`: the registered resizers and the shipped pretrained weights.
+
+`compare` and `train` need a source checkout (the `benchmarks/` and
+`training/` folders next to `keras_resize/`), as `pip install -e .` gives.
+Bad arguments print one line `keras-resize: error: ...` and exit with 2
+(`--debug` shows the traceback).
+"""
+
+import argparse
+import importlib
+import importlib.util
+import os
+import sys
+from pathlib import Path
+
+PROG = "keras-resize"
+TASKS = ("classification", "iqa", "detection", "segmentation")
+# The shortened schedule of `make demo` (the full one is `--full`).
+DEMO_COMPARE = (
+    "--seeds 0 --train-size 800 --val-size 200 --test-size 1000 --epochs 3 "
+    "--output-dir demo_outputs --runs-dir demo_outputs/runs"
+).split()
+
+
+class CommandError(Exception):
+    """A user error: printed as one line, exit status 2."""
+
+
+def _checkout_root():
+    root = Path(__file__).resolve().parents[1]
+    if not (root / "training").is_dir() or not (root / "benchmarks").is_dir():
+        raise CommandError(
+            "this command needs a source checkout of keras-resize (the "
+            "`training/` and `benchmarks/` folders): git clone the repository "
+            "and `pip install -e .` there"
+        )
+    if str(root) not in sys.path:
+        sys.path.insert(0, str(root))
+    return root
+
+
+def _size(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a positive int, got {text!r}"
+        ) from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive int, got {value}")
+    return value
+
+
+def _resizer_kwargs(pairs):
+    """`key=value` strings -> dict (values parsed as Python literals if possible)."""
+    import ast
+
+    kwargs = {}
+    for pair in pairs or ():
+        if "=" not in pair:
+            raise CommandError(f"--resizer-arg expects key=value, got {pair!r}")
+        key, value = pair.split("=", 1)
+        try:
+            kwargs[key] = ast.literal_eval(value)
+        except (ValueError, SyntaxError):
+            kwargs[key] = value
+    return kwargs
+
+
+# -- compare -------------------------------------------------------------------
+def _compare(args, rest):
+    _checkout_root()
+    from benchmarks import learned_resize
+
+    argv = list(rest) if args.full else DEMO_COMPARE + list(rest)
+    learned_resize.main(argv)
+    return 0
+
+
+# -- train ---------------------------------------------------------------------
+def available_tasks():
+    """Training scripts present in this checkout."""
+    _checkout_root()
+    return [t for t in TASKS if importlib.util.find_spec(f"training.{t}") is not None]
+
+
+def _train(args, rest):
+    tasks = available_tasks()
+    if args.task not in tasks:
+        raise CommandError(
+            f"unknown training task {args.task!r}; available: {', '.join(tasks)}"
+        )
+    module = importlib.import_module(f"training.{args.task}")
+    module.main(list(rest))
+    return 0
+
+
+# -- export ----------------------------------------------------------------------
+def _build_resizer(args):
+    from keras_resize import pretrained
+    from keras_resize.layers import get_resizer
+
+    kwargs = _resizer_kwargs(args.resizer_arg)
+    if args.pretrained:
+        overrides = dict(kwargs)
+        if args.size:
+            overrides.update(height=args.size[0], width=args.size[1])
+        return pretrained.load(args.pretrained, **overrides)
+    if not args.size:
+        raise CommandError("--size HEIGHT WIDTH is required with --resizer")
+    return get_resizer(args.resizer, args.size[0], args.size[1], **kwargs)
+
+
+def _export(args, rest):
+    import keras
+
+    import keras_resize
+
+    if rest:
+        raise CommandError(f"unrecognised arguments: {' '.join(rest)}")
+    if args.model:
+        path = Path(args.model)
+        if not path.exists():
+            raise CommandError(f"--model {path} does not exist")
+        import keras_resize.layers  # noqa: F401 - registers the layers
+
+        model = keras.saving.load_model(path)
+    else:
+        if not args.input_size:
+            raise CommandError(
+                "--input-size HEIGHT WIDTH is required with --resizer/--pretrained"
+            )
+        layer = _build_resizer(args)
+        inputs = keras.Input((*args.input_size, args.channels), name="images")
+        model = keras.Model(inputs, layer(inputs))
+    representative = None
+    if args.quantize == "int8":
+        representative = _calibration_images(model)
+    report = keras_resize.export(
+        model,
+        args.output,
+        formats=tuple(args.formats),
+        quantize=args.quantize,
+        representative_data=representative,
+        verbose=True,
+    )
+    return 0 if report else 1
+
+
+def _calibration_images(model, count=8):
+    """Real photos at the model's input size, for int8 calibration."""
+    import numpy as np
+    import tensorflow as tf
+
+    from keras_resize.data import load_photos
+
+    shape = model.inputs[0].shape[1:]
+    if any(d is None for d in shape):
+        raise CommandError("int8 export of a model with unknown input size")
+    photos = load_photos()
+    batch = [tf.image.resize(p, shape[:2], antialias=True).numpy() for p in photos]
+    batch = np.clip(np.stack(batch * 2)[:count], 0, 1)[..., : shape[-1]]
+    return batch.astype("float32")
+
+
+# -- visualize --------------------------------------------------------------------
+def _load_image(spec):
+    from keras_resize.data.photos import PHOTO_NAMES, load_photo
+
+    if spec in PHOTO_NAMES:
+        return load_photo(spec)
+    path = Path(spec)
+    if not path.exists():
+        raise CommandError(
+            f"--image {spec!r} is neither a bundled photo ({', '.join(PHOTO_NAMES)}) "
+            "nor an existing file"
+        )
+    import tensorflow as tf
+
+    image = tf.io.decode_image(path.read_bytes(), channels=3, expand_animations=False)
+    return tf.image.convert_image_dtype(image, tf.float32).numpy()
+
+
+def visualize(image, layers, output, title=""):
+    """Save a PNG: each layer's output, and its residual against bilinear.
+
+    Args:
+        image: `(H, W, C)` float array in [0, 1].
+        layers: `{label: layer}`; every layer maps a batch of images to
+            resized images of one common size.
+        output: the PNG path.
+        title: figure title.
+
+    Returns:
+        `{label: resized image}` (numpy).
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    from keras_resize.layers import Resize
+
+    batch = np.asarray(image, "float32")[None]
+    outputs = {label: np.asarray(layer(batch))[0] for label, layer in layers.items()}
+    height, width = next(iter(outputs.values())).shape[:2]
+    reference = np.asarray(Resize(height, width, "bilinear")(batch))[0]
+    columns = len(outputs) + 1
+    fig, axes = plt.subplots(2, columns, figsize=(3 * columns, 6.4), squeeze=False)
+    axes[0, 0].imshow(np.clip(image, 0, 1))
+    axes[0, 0].set_title(f"input {image.shape[0]}x{image.shape[1]}")
+    axes[1, 0].axis("off")
+    axes[1, 0].text(
+        0.5,
+        0.5,
+        "bottom row:\n|output - bilinear|\n(mean over channels)",
+        ha="center",
+        va="center",
+    )
+    scale = max(
+        1e-6, max(float(np.abs(o - reference).mean(-1).max()) for o in outputs.values())
+    )
+    for column, (label, out) in enumerate(outputs.items(), start=1):
+        display = out
+        if out.shape[-1] != 3:
+            display = out.mean(-1)
+        axes[0, column].imshow(np.clip(display, 0, 1), cmap="gray")
+        axes[0, column].set_title(f"{label} {height}x{width}")
+        residual = np.abs(out - reference).mean(-1)
+        axes[1, column].imshow(residual, cmap="magma", vmin=0, vmax=scale)
+        axes[1, column].set_title(f"max {residual.max():.3f}")
+    for ax in axes.flat:
+        ax.set_xticks([])
+        ax.set_yticks([])
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    output = Path(output)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(output, dpi=100)
+    plt.close(fig)
+    return outputs
+
+
+def _visualize(args, rest):
+    from keras_resize import pretrained
+    from keras_resize.layers import get_resizer
+
+    if rest:
+        raise CommandError(f"unrecognised arguments: {' '.join(rest)}")
+    image = _load_image(args.image)
+    height, width = args.size or (image.shape[0] // 4, image.shape[1] // 4)
+    layers = {}
+    for name in args.resizers:
+        layers[name] = get_resizer(name, height, width)
+    for name in args.pretrained or ():
+        layers[name] = pretrained.load(name, height=height, width=width)
+    if not layers:
+        raise CommandError("nothing to show: pass --resizers and/or --pretrained")
+    visualize(image, layers, args.output, title=f"{args.image} -> {height}x{width}")
+    print(f"saved {Path(args.output).resolve()}")
+    return 0
+
+
+# -- list -------------------------------------------------------------------------
+def _list(args, rest):
+    from keras_resize import pretrained
+    from keras_resize.layers import describe_resizers
+
+    if rest:
+        raise CommandError(f"unrecognised arguments: {' '.join(rest)}")
+    print("resizers (keras_resize.layers.get_resizer):")
+    for name, description in describe_resizers().items():
+        print(f"  {name:20s} {description}")
+    names = pretrained.available()
+    print(f"pretrained weights ({pretrained.saved_models_dir()}):")
+    for name in names:
+        entry = pretrained.info(name)
+        print(f"  {name:28s} {entry['layer']}: {entry.get('task', '')}")
+    if not names:
+        print("  (none)")
+    return 0
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description="Learned image resizers for Keras: compare, train, export, visualize.",
+    )
+    parser.add_argument(
+        "--debug", action="store_true", help="show tracebacks on errors"
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+
+    compare = sub.add_parser(
+        "compare",
+        add_help=False,
+        help="fixed resizers vs LearnedResize on offline digit canvases",
+        description="The resizer comparison of `make demo` (1 seed, 3 epochs); "
+        "`--full` runs the 3-seed benchmark schedule. Other arguments go to "
+        "`python -m benchmarks.learned_resize` (`keras-resize compare --help` "
+        "shows them).",
+    )
+    compare.add_argument("--full", action="store_true", help="3 seeds, 6 epochs")
+    compare.set_defaults(handler=_compare)
+
+    train = sub.add_parser(
+        "train",
+        help="run a training script (classification, iqa, ...)",
+        description="Dispatch to training/TASK.py; arguments after TASK go to it.",
+    )
+    train.add_argument("task", metavar="TASK", help=f"one of {', '.join(TASKS)}")
+    train.set_defaults(handler=_train)
+
+    export = sub.add_parser(
+        "export",
+        help="export a resizer or a .keras model to SavedModel + TFLite",
+        description="Export with builtin TFLite ops only and print the report "
+        "(files, sizes, op list, max difference Keras vs SavedModel vs TFLite).",
+    )
+    source = export.add_mutually_exclusive_group(required=True)
+    source.add_argument("--resizer", help="a registered resizer name (see `list`)")
+    source.add_argument("--pretrained", help="a shipped pretrained weight name")
+    source.add_argument("--model", help="a saved .keras model")
+    export.add_argument("--output", required=True, help="output folder")
+    export.add_argument(
+        "--input-size", nargs=2, type=_size, metavar=("HEIGHT", "WIDTH")
+    )
+    export.add_argument("--size", nargs=2, type=_size, metavar=("HEIGHT", "WIDTH"))
+    export.add_argument("--channels", type=_size, default=3)
+    export.add_argument(
+        "--resizer-arg", action="append", metavar="KEY=VALUE", help="resizer option"
+    )
+    export.add_argument(
+        "--formats",
+        nargs="+",
+        default=["saved_model", "tflite"],
+        choices=["saved_model", "tflite"],
+    )
+    export.add_argument("--quantize", choices=["float16", "int8"])
+    export.set_defaults(handler=_export)
+
+    vis = sub.add_parser(
+        "visualize",
+        help="resized outputs and residual maps vs bilinear, as a PNG",
+        description="Resize one image with several resizers and save a PNG.",
+    )
+    vis.add_argument(
+        "--image", default="astronaut", help="a bundled photo name or an image file"
+    )
+    vis.add_argument(
+        "--resizers",
+        nargs="*",
+        default=["nearest", "bilinear", "area", "antialias"],
+        help="registered resizer names",
+    )
+    vis.add_argument("--pretrained", nargs="*", help="pretrained weight names")
+    vis.add_argument("--size", nargs=2, type=_size, metavar=("HEIGHT", "WIDTH"))
+    vis.add_argument("--output", default="demo_outputs/visualize.png")
+    vis.set_defaults(handler=_visualize)
+
+    lister = sub.add_parser("list", help="registered resizers and pretrained weights")
+    lister.set_defaults(handler=_list)
+    return parser
+
+
+def _split_passthrough(argv):
+    """Split off what `compare` / `train TASK` pass on to their scripts."""
+    index = next((i for i, a in enumerate(argv) if not a.startswith("-")), None)
+    if index is None:
+        return argv, []
+    command = argv[index]
+    if (
+        command == "train"
+        and len(argv) > index + 1
+        and not argv[index + 1].startswith("-")
+    ):
+        return argv[: index + 2], argv[index + 2 :]
+    if command == "compare":
+        rest = argv[index + 1 :]
+        own = [a for a in rest if a == "--full"]
+        return argv[: index + 1] + own, [a for a in rest if a != "--full"]
+    return argv, []
+
+
+def main(argv=None):
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    head, rest = _split_passthrough(argv)
+    args = parser.parse_args(head)
+    try:
+        return args.handler(args, rest)
+    except (CommandError, ValueError, FileNotFoundError, KeyError) as error:
+        if args.debug:
+            raise
+        message = str(error).strip().splitlines()[0] if str(error).strip() else ""
+        print(f"{PROG}: error: {message or type(error).__name__}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
