@@ -4,7 +4,19 @@ Importing this package registers every resizer in `registry`.
 """
 
 from keras_resize.layers.downsizenet_resize import DownsizeNetResize
+from keras_resize.layers.dual_sr import (
+    DualSRHead,
+    SubPixelUpsampling,
+    SuperResolutionDecoder,
+)
 from keras_resize.layers.learned_resize import LearnedResize
+from keras_resize.layers.pyramids import (
+    AtrousSpatialPyramidPooling,
+    GaussianPyramid,
+    LaplacianPyramid,
+    PyramidPoolingModule,
+    SpatialPyramidPooling,
+)
 from keras_resize.layers.registry import (
     available_resizers,
     describe_resizers,
@@ -14,9 +26,17 @@ from keras_resize.layers.registry import (
 from keras_resize.layers.resize import Resize
 
 __all__ = [
+    "AtrousSpatialPyramidPooling",
     "DownsizeNetResize",
+    "DualSRHead",
+    "GaussianPyramid",
+    "LaplacianPyramid",
     "LearnedResize",
+    "PyramidPoolingModule",
     "Resize",
+    "SpatialPyramidPooling",
+    "SubPixelUpsampling",
+    "SuperResolutionDecoder",
     "available_resizers",
     "describe_resizers",
     "get_resizer",

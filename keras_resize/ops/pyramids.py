@@ -1,0 +1,439 @@
+"""Pyramid ops: adaptive pooling bins, Gaussian and Laplacian image pyramids.
+
+Two families:
+
+- **Adaptive pooling** (SPP, He et al.; the pyramid pooling module of
+  PSPNet): pool an image of any size into exactly `n x n` bins. Bin `i` of
+  an axis of length `size` covers the pixels `[start_i, end_i)` with
+  `start_i = floor(i * size / n)` and `end_i = ceil((i + 1) * size / n)`,
+  the bins of PyTorch's `AdaptiveAvgPool2d` / `AdaptiveMaxPool2d`. Bins
+  overlap when `size % n != 0` and are never empty, even for `size < n`.
+  The common window formula `window = ceil(size / n)`, `stride =
+  floor(size / n)` does not always give `n` bins (7 pixels, `n = 4`: 6 bins).
+- **Image pyramids** (Burt & Adelson): `pyramid_down` blurs with the 5-tap
+  binomial filter `[1, 4, 6, 4, 1] / 16` (separable, mirror padding) and
+  keeps every other pixel; `pyramid_up` interpolates back at twice the
+  resolution (bilinear); a Laplacian level is a Gaussian level minus the
+  upsampled next one, and `reconstruct_laplacian` inverts that exactly.
+
+Everything is written with gathers, reductions and arithmetic on top of
+`keras_resize.ops.sampling`, so it compiles under XLA (`jit_compile=True`)
+and converts to TFLite with builtin ops only; sizes may be unknown until run
+time.
+
+Convention: images are NHWC (rank 3 HWC is accepted and returned as such).
+Bins and pyramid taps are in index space (pixel `i` is row/column `i`). A
+pyramid level keeps the source pixels `0, 2, 4, ...`, so pixel `j` of level
+`k + 1` sits at index `2 j` of level `k` (not at `2 j + 0.5`): a level of
+length `size` has `ceil(size / 2)` pixels, as `cv2.pyrDown`.
+"""
+
+import numbers
+
+import numpy as np
+import tensorflow as tf
+
+from keras_resize.ops.kernels import reflect_coordinates
+from keras_resize.ops.resize import resize
+from keras_resize.ops.sampling import resample_separable, sample_separable
+from keras_resize.ops.validation import (
+    as_image_batch,
+    check_choice,
+    check_positive_int,
+    static_or_dynamic_shape,
+)
+
+REDUCTIONS = ("max", "average")
+
+# The 5-tap binomial filter of Burt & Adelson (a = 0.375), sums to one.
+BINOMIAL_FILTER = (1.0 / 16.0, 4.0 / 16.0, 6.0 / 16.0, 4.0 / 16.0, 1.0 / 16.0)
+
+
+def _is_static(size):
+    return isinstance(size, numbers.Integral) and not isinstance(size, bool)
+
+
+def _height_and_width(size):
+    """`(height, width)` from a pair of ints / scalar tensors or a 1-D tensor."""
+    if isinstance(size, (tf.Tensor, tf.Variable, np.ndarray)):
+        return size[0], size[1]
+    height, width = size
+    return height, width
+
+
+def _static_bin_edges(size, bins):
+    i = np.arange(bins, dtype=np.int64)
+    starts = (i * size) // bins
+    ends = -((-(i + 1) * size) // bins)  # ceil((i + 1) * size / bins)
+    return starts, ends
+
+
+def adaptive_bin_edges(size, bins):
+    """Start and end (exclusive) of the `bins` adaptive pooling bins of an axis.
+
+    `start_i = floor(i * size / bins)` and `end_i = ceil((i + 1) * size /
+    bins)`, as PyTorch's `AdaptiveAvgPool2d`: every bin holds at least one
+    pixel, the bins cover the axis, and neighbouring bins share a pixel when
+    `size % bins != 0`.
+
+    Args:
+        size: length of the axis, a positive python int or a scalar int
+            tensor (a size known only at run time).
+        bins: number of bins, a positive python int.
+
+    Returns:
+        `(starts, ends)`, two int32 tensors of shape `(bins,)`.
+
+    Example:
+
+    >>> starts, ends = adaptive_bin_edges(7, 4)
+    >>> starts.numpy().tolist(), ends.numpy().tolist()
+    ([0, 1, 3, 5], [2, 4, 6, 7])
+
+    Convention: index space (pixel `i` is row/column `i`).
+    """
+    bins = check_positive_int("bins", bins)
+    if _is_static(size):
+        size = check_positive_int("size", size)
+        starts, ends = _static_bin_edges(size, bins)
+        return tf.constant(starts, tf.int32), tf.constant(ends, tf.int32)
+    size = tf.cast(size, tf.int32)
+    i = tf.range(bins, dtype=tf.int32)
+    starts = tf.math.floordiv(i * size, bins)
+    ends = tf.math.floordiv((i + 1) * size + bins - 1, bins)
+    return starts, ends
+
+
+def _bin_taps(size, bins):
+    """Gather taps of the adaptive bins of one axis.
+
+    Returns `(index, inside, width)`: int32 `(bins, taps)` source indices,
+    `(bins, taps)` float32 1/0 marks of the taps that lie in the bin, and the
+    float32 bin widths `(bins,)`. `taps` is the widest bin (static size) or
+    an upper bound of it (dynamic size); taps past a bin's end repeat its
+    last pixel, so a max over all taps is the max over the bin.
+    """
+    if _is_static(size):
+        starts, ends = _static_bin_edges(size, bins)
+        taps = int(np.max(ends - starts))
+        j = starts[:, None] + np.arange(taps)[None, :]
+        inside = (j < ends[:, None]).astype(np.float32)
+        index = np.minimum(j, ends[:, None] - 1)
+        return (
+            tf.constant(index, tf.int32),
+            tf.constant(inside),
+            tf.constant((ends - starts).astype(np.float32)),
+        )
+    starts, ends = adaptive_bin_edges(size, bins)
+    size = tf.cast(size, tf.int32)
+    # every bin is at most ceil(size / bins) + 1 <= size // bins + 2 wide
+    taps = tf.minimum(size, size // bins + 2)
+    j = tf.expand_dims(starts, 1) + tf.expand_dims(tf.range(taps), 0)
+    last = tf.expand_dims(ends - 1, 1)
+    inside = tf.cast(j <= last, tf.float32)
+    return tf.minimum(j, last), inside, tf.cast(ends - starts, tf.float32)
+
+
+def _max_over_taps(images, index, axis):
+    # (batch, ..., bins, taps, ..., channels), then the max over the taps
+    return tf.reduce_max(tf.gather(images, index, axis=axis), axis=axis + 1)
+
+
+def adaptive_pool(images, bins, reduction="max"):
+    """Max- or average-pool images into exactly `bins x bins` adaptive bins.
+
+    Any input size works, including sizes that `bins` does not divide and
+    sizes smaller than `bins` (bins then overlap, see `adaptive_bin_edges`).
+    The pooling is separable: each axis is reduced with one gather of the
+    bin's pixels and a max (or a weighted sum through the package's sampler).
+
+    Args:
+        images: `(batch, height, width, channels)` or `(height, width,
+            channels)`; spatial dims may be unknown until run time.
+        bins: number of bins per axis, a positive python int.
+        reduction: `"max"` (SPP, `AdaptiveMaxPool2d`) or `"average"`
+            (PSPNet, `AdaptiveAvgPool2d`).
+
+    Returns:
+        `(batch, bins, bins, channels)` (no batch axis for rank-3 input).
+
+    Example:
+
+    >>> images = tf.reshape(tf.range(49, dtype="float32"), (1, 7, 7, 1))
+    >>> adaptive_pool(images, 4)[0, :, :, 0].numpy()
+    array([[ 8., 10., 12., 13.],
+           [22., 24., 26., 27.],
+           [36., 38., 40., 41.],
+           [43., 45., 47., 48.]], dtype=float32)
+
+    Convention: index space; bin `i` covers pixels `[floor(i * size /
+    bins), ceil((i + 1) * size / bins))` of each axis.
+    """
+    bins = check_positive_int("bins", bins)
+    check_choice("reduction", reduction, REDUCTIONS)
+    images, squeeze = as_image_batch(images)
+    _, height, width, _ = static_or_dynamic_shape(images)
+    row_index, row_inside, row_width = _bin_taps(height, bins)
+    column_index, column_inside, column_width = _bin_taps(width, bins)
+    if reduction == "max":
+        out = _max_over_taps(images, row_index, axis=1)
+        out = _max_over_taps(out, column_index, axis=2)
+    else:
+        weight_dtype = tf.float64 if images.dtype == tf.float64 else tf.float32
+
+        def weights(inside, width):
+            inside = tf.cast(inside, weight_dtype)
+            return inside / tf.expand_dims(tf.cast(width, weight_dtype), 1)
+
+        out = resample_separable(
+            images,
+            (row_index, weights(row_inside, row_width)),
+            (column_index, weights(column_inside, column_width)),
+        )
+    return out[0] if squeeze else out
+
+
+def bilinear_resize_to(images, size):
+    """Bilinear resize to `size`, which may be known only at run time.
+
+    With a static `size` (python ints) this is `keras_resize.ops.resize(...,
+    method="bilinear")`; when a dim is a scalar tensor (for example the
+    `tf.shape` of another tensor with unknown spatial dims) the same
+    half-pixel sampling runs through `sample_separable` with border padding,
+    which gives the same values.
+
+    Args:
+        images: `(batch, height, width, channels)` or `(height, width,
+            channels)`.
+        size: `(height, width)`: python ints, scalar int tensors, or a
+            1-D int tensor of length 2 (e.g. `tf.shape(other)[1:3]`).
+
+    Returns:
+        `(batch, height, width, channels)` (no batch axis for rank-3 input).
+
+    Example:
+
+    >>> small = tf.constant([[[[0.0], [1.0]]]])  # 1 x 2
+    >>> bilinear_resize_to(small, (1, 4))[0, 0, :, 0].numpy()
+    array([0.  , 0.25, 0.75, 1.  ], dtype=float32)
+
+    Convention: half-pixel centres, as `tf.image.resize` (output pixel `o`
+    samples the source at index `(o + 0.5) * in / out - 0.5`, clamped to
+    the image).
+    """
+    height, width = _height_and_width(size)
+    if _is_static(height) and _is_static(width):
+        return resize(images, (int(height), int(width)), method="bilinear")
+    images, squeeze = as_image_batch(images)
+    _, in_height, in_width, _ = static_or_dynamic_shape(images)
+    position_dtype = tf.float64 if images.dtype == tf.float64 else tf.float32
+
+    def centres(out_size, in_size):
+        out_size = tf.cast(out_size, tf.int32)
+        scale = tf.cast(in_size, position_dtype) / tf.cast(out_size, position_dtype)
+        return (tf.range(out_size, dtype=position_dtype) + 0.5) * scale
+
+    out = sample_separable(
+        images,
+        centres(width, in_width),
+        centres(height, in_height),
+        padding_mode="border",
+    )
+    return out[0] if squeeze else out
+
+
+def _binomial_taps(size):
+    """Taps of blur-then-decimate along one axis of length `size`.
+
+    Output pixel `o` reads source pixels `2 o - 2 ... 2 o + 2`, mirrored at
+    the edges, with the binomial weights. Returns int32 `(out, 5)` indices
+    and float32 `(out, 5)` weights, `out = ceil(size / 2)`.
+    """
+    out_size = (size + 1) // 2
+    positions = 2 * tf.expand_dims(tf.range(out_size), 1) + tf.range(-2, 3)
+    mirrored = reflect_coordinates(tf.cast(positions, tf.float32), size)
+    index = tf.cast(tf.round(mirrored), tf.int32)
+    weights = tf.ones([out_size, 1]) * tf.constant([BINOMIAL_FILTER], tf.float32)
+    return index, weights
+
+
+def pyramid_down(images):
+    """One Gaussian pyramid step: binomial blur, then keep every other pixel.
+
+    The blur is the separable 5-tap binomial filter `[1, 4, 6, 4, 1] / 16`
+    with mirror padding (reflection about the edge pixel, which is not
+    repeated: `tf.pad(..., "REFLECT")`, `scipy.ndimage` mode `"mirror"`,
+    OpenCV's `BORDER_REFLECT_101`), evaluated only at the kept pixels (one
+    gather pass per axis). Any size works, down to 1 pixel.
+
+    Args:
+        images: `(batch, height, width, channels)` or `(height, width,
+            channels)`.
+
+    Returns:
+        `(batch, ceil(height / 2), ceil(width / 2), channels)`.
+
+    Example:
+
+    >>> pyramid_down(tf.ones((1, 7, 8, 3))).shape
+    TensorShape([1, 4, 4, 3])
+
+    Convention: output pixel `j` is centred on source pixel `2 j` (index
+    space).
+    """
+    images, squeeze = as_image_batch(images)
+    _, height, width, _ = static_or_dynamic_shape(images)
+    out = resample_separable(images, _binomial_taps(height), _binomial_taps(width))
+    return out[0] if squeeze else out
+
+
+def pyramid_up(images, size):
+    """Bilinear upsampling of a pyramid level onto the grid of the level below.
+
+    The inverse geometry of `pyramid_down`: output pixel `j` sits at index
+    `j / 2` of the input, so even output pixels copy an input pixel and odd
+    ones average two neighbours (the last odd pixel of an even size repeats
+    the edge). Runs on the package's sampler (`sample_separable`).
+    Bilinear is our reading: Burt & Adelson's EXPAND interpolates with the
+    binomial filter instead; `reconstruct_laplacian` is exact with either,
+    since it adds back exactly what `laplacian_pyramid` subtracted.
+
+    Args:
+        images: `(batch, height, width, channels)` or `(height, width,
+            channels)`, a coarse level.
+        size: `(height, width)` of the finer level, python ints, scalar
+            int tensors or a 1-D int tensor of length 2; normally
+            `2 * height` or `2 * height - 1`.
+
+    Returns:
+        `(batch, size[0], size[1], channels)`.
+
+    Example:
+
+    >>> coarse = tf.constant([[[[0.0], [2.0]]]])  # 1 x 2
+    >>> pyramid_up(coarse, (1, 4))[0, 0, :, 0].numpy()
+    array([0., 1., 2., 2.], dtype=float32)
+
+    Convention: output pixel `j` samples the input at index `j / 2`
+    (pixel coordinate `j / 2 + 0.5`), border padding.
+    """
+    images, squeeze = as_image_batch(images)
+    height, width = _height_and_width(size)
+    position_dtype = tf.float64 if images.dtype == tf.float64 else tf.float32
+
+    def positions(out_size):
+        out_size = tf.cast(out_size, tf.int32)
+        return tf.range(out_size, dtype=position_dtype) * 0.5 + 0.5
+
+    out = sample_separable(
+        images, positions(width), positions(height), padding_mode="border"
+    )
+    return out[0] if squeeze else out
+
+
+def gaussian_pyramid(images, levels):
+    """Gaussian pyramid: the images and `levels - 1` successive `pyramid_down`s.
+
+    Args:
+        images: `(batch, height, width, channels)` or `(height, width,
+            channels)`; spatial dims may be unknown until run time.
+        levels: number of levels returned, the input included; a positive
+            python int.
+
+    Returns:
+        A list of `levels` tensors; level `k` has `ceil(height / 2^k) x
+        ceil(width / 2^k)` pixels (level 0 is the input, as a float tensor).
+
+    Example:
+
+    >>> [level.shape[1] for level in gaussian_pyramid(tf.ones((1, 13, 13, 1)), 4)]
+    [13, 7, 4, 2]
+
+    Convention: see `pyramid_down` (pixel `j` of level `k + 1` is centred
+    on pixel `2 j` of level `k`).
+    """
+    levels = check_positive_int("levels", levels)
+    images, squeeze = as_image_batch(images)
+    pyramid = [images]
+    for _ in range(levels - 1):
+        pyramid.append(pyramid_down(pyramid[-1]))
+    return [level[0] for level in pyramid] if squeeze else pyramid
+
+
+def laplacian_pyramid(images, levels):
+    """Laplacian pyramid: band-pass levels and the coarsest Gaussian level.
+
+    Level `k < levels - 1` is Gaussian level `k` minus `pyramid_up` of
+    Gaussian level `k + 1`; the last level is the last Gaussian level. So
+    `reconstruct_laplacian` recovers the images exactly (up to float
+    rounding), for odd and even sizes.
+
+    Args:
+        images: `(batch, height, width, channels)` or `(height, width,
+            channels)`; spatial dims may be unknown until run time.
+        levels: number of levels, a positive python int (`levels=1` returns
+            the images).
+
+    Returns:
+        A list of `levels` tensors with the sizes of `gaussian_pyramid`.
+
+    Example:
+
+    >>> images = tf.random.uniform((2, 13, 10, 3))
+    >>> pyramid = laplacian_pyramid(images, 3)
+    >>> [tuple(level.shape) for level in pyramid]
+    [(2, 13, 10, 3), (2, 7, 5, 3), (2, 4, 3, 3)]
+    >>> float(tf.reduce_max(tf.abs(reconstruct_laplacian(pyramid) - images))) < 1e-5
+    True
+
+    Convention: see `pyramid_down` and `pyramid_up`.
+    """
+    gaussian = gaussian_pyramid(images, levels)
+    squeeze = gaussian[0].shape.rank == 3
+    if squeeze:
+        gaussian = [tf.expand_dims(level, 0) for level in gaussian]
+    pyramid = []
+    for fine, coarse in zip(gaussian[:-1], gaussian[1:], strict=True):
+        size = static_or_dynamic_shape(fine)[1:3]
+        pyramid.append(fine - pyramid_up(coarse, size))
+    pyramid.append(gaussian[-1])
+    return [level[0] for level in pyramid] if squeeze else pyramid
+
+
+def reconstruct_laplacian(pyramid):
+    """Invert `laplacian_pyramid`: add the upsampled coarser levels back in.
+
+    Starting from the last (coarsest) level, each step upsamples the current
+    image onto the next finer level's grid with `pyramid_up` and adds that
+    level. The upsampling is the one `laplacian_pyramid` subtracted, so the
+    result equals the original images up to float rounding.
+
+    Args:
+        pyramid: a non-empty list of tensors, as returned by
+            `laplacian_pyramid` (all rank 4, or all rank 3).
+
+    Returns:
+        The images, with the size of `pyramid[0]`.
+
+    Example:
+
+    >>> images = tf.random.uniform((1, 9, 16, 3))
+    >>> rebuilt = reconstruct_laplacian(laplacian_pyramid(images, 4))
+    >>> float(tf.reduce_max(tf.abs(rebuilt - images))) < 1e-5
+    True
+
+    Convention: see `pyramid_up`.
+    """
+    if isinstance(pyramid, (tf.Tensor, np.ndarray)) or not pyramid:
+        raise ValueError(
+            "Expected `pyramid` to be a non-empty list of image tensors. "
+            f"Received: pyramid={pyramid!r}"
+        )
+    levels = [as_image_batch(level, name="pyramid level") for level in pyramid]
+    squeeze = levels[0][1]
+    levels = [level for level, _ in levels]
+    images = levels[-1]
+    for band in reversed(levels[:-1]):
+        size = static_or_dynamic_shape(band)[1:3]
+        images = band + pyramid_up(tf.cast(images, band.dtype), size)
+    return images[0] if squeeze else images
