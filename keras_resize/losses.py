@@ -1,7 +1,15 @@
-"""Losses: the Earth Mover's Distance for rating distributions (NIMA / AVA)."""
+"""Losses: the Earth Mover's Distance for rating distributions (NIMA / AVA) and
+the feature affinity loss of dual super-resolution learning (DSRL)."""
 
 import keras
+import tensorflow as tf
 from keras import ops
+
+from keras_resize.ops.validation import (
+    check_bool,
+    check_positive_int,
+    static_or_dynamic_shape,
+)
 
 
 def earth_movers_distance(y_true, y_pred, r=2):
@@ -64,3 +72,177 @@ class EarthMoversDistance(keras.losses.Loss):
 
     def get_config(self):
         return {**super().get_config(), "r": self.r}
+
+
+def _pool_size(subsample):
+    """`1 / subsample` as a positive int, or a `ValueError`."""
+    try:
+        inverse = 1.0 / float(subsample)
+    except (TypeError, ValueError, ZeroDivisionError):
+        inverse = None
+    if (
+        isinstance(subsample, bool)
+        or inverse is None
+        or not 0.0 < float(subsample) <= 1.0
+        or abs(inverse - round(inverse)) > 1e-6 * inverse
+    ):
+        raise ValueError(
+            "Expected `subsample` to be 1/n for a positive int n (e.g. 1/8). "
+            f"Received: subsample={subsample!r}"
+        )
+    return int(round(inverse))
+
+
+def _check_affinity_size(height, width, pool, max_positions):
+    """Raise a `ValueError` when the pooled maps have too many positions."""
+    if not isinstance(height, int) or not isinstance(width, int):
+        return  # unknown until run time: the bound cannot be checked here
+    positions = (height // pool) * (width // pool)
+    if positions <= max_positions:
+        return
+    fitting = pool + 1
+    while (height // fitting) * (width // fitting) > max_positions:
+        fitting += 1
+    raise ValueError(
+        f"The feature affinity matrix of {height}x{width} maps subsampled by "
+        f"subsample=1/{pool} has {positions} positions, i.e. {positions}^2 = "
+        f"{positions**2} entries per sample, over the bound "
+        f"max_positions={max_positions}. Use subsample=1/{fitting} "
+        f"({height // fitting}x{width // fitting} = "
+        f"{(height // fitting) * (width // fitting)} positions) or raise "
+        "`max_positions`."
+    )
+
+
+def feature_affinity(
+    features_a, features_b, subsample=1 / 8, normalize=False, max_positions=4096
+):
+    """Per-sample feature affinity distance (DSRL, Wang et al., CVPR 2020).
+
+    Both maps are average-pooled by `1 / subsample` ("valid" windows: a
+    remainder of less than one window at the bottom / right is dropped, as
+    PyTorch's `AvgPool2d`), flattened to `(HW, C)` per sample, optionally
+    L2-normalised per position, and turned into affinity matrices
+    `S = F F^T` of shape `(HW, HW)`. The distance is
+    `sum |S_a - S_b| / (HW)^2` for each sample (the paper's
+    `||S_a - S_b||_q` with `q = 1`, normalised by the number of pairs).
+
+    Args:
+        features_a, features_b: `(batch, height, width, channels)` maps of
+            the same shape (in DSRL: the feature-transformed segmentation
+            output and the super-resolved image).
+        subsample: spatial subsampling, `1/n` for a positive int `n`
+            (paper: 1/8); `1` keeps every position.
+        normalize: L2-normalise each position's channel vector before the
+            affinity (off by default, as the public port, which found it
+            hurt).
+        max_positions: bound on `HW` after subsampling; the affinity matrix
+            has `(HW)^2` entries per sample.
+
+    Returns:
+        `(batch,)` distances, float32 (float64 for float64 inputs).
+
+    Raises:
+        ValueError: for a bad `subsample`, or when the (static) size after
+            subsampling exceeds `max_positions`; the message names the
+            subsample factor that would fit.
+    """
+    pool = _pool_size(subsample)
+    max_positions = check_positive_int("max_positions", max_positions)
+    features_a = tf.convert_to_tensor(features_a)
+    features_b = tf.convert_to_tensor(features_b)
+    # float32 at least (the products of float16 maps overflow easily)
+    dtype = (
+        tf.float64 if tf.float64 in (features_a.dtype, features_b.dtype) else tf.float32
+    )
+    features_a = tf.cast(features_a, dtype)
+    features_b = tf.cast(features_b, dtype)
+    if features_a.shape.rank != 4 or features_b.shape.rank != 4:
+        raise ValueError(
+            "Expected both feature maps to have rank 4 (batch, height, width, "
+            f"channels). Received: shapes {features_a.shape} and {features_b.shape}"
+        )
+    shape = static_or_dynamic_shape(features_a)
+    _check_affinity_size(shape[1], shape[2], pool, max_positions)
+    affinities = []
+    for features in (features_a, features_b):
+        if pool > 1:
+            features = tf.nn.avg_pool2d(features, pool, pool, padding="VALID")
+        pooled = static_or_dynamic_shape(features)
+        flat = tf.reshape(features, [pooled[0], pooled[1] * pooled[2], pooled[3]])
+        if normalize:
+            flat = flat * tf.math.rsqrt(
+                tf.maximum(tf.reduce_sum(tf.square(flat), -1, keepdims=True), 1e-12)
+            )
+        affinities.append(tf.matmul(flat, flat, transpose_b=True))
+    positions = tf.cast(tf.shape(affinities[0])[1], dtype)
+    distance = tf.reduce_sum(tf.abs(affinities[0] - affinities[1]), axis=[1, 2])
+    return distance / tf.square(positions)
+
+
+@keras.saving.register_keras_serializable(package="keras_resize")
+class FeatureAffinityLoss(keras.losses.Loss):
+    """Feature affinity loss of dual super-resolution learning (DSRL).
+
+    Compares the pairwise structure of two feature maps rather than the
+    maps themselves: both are average-pooled by `1 / subsample`, flattened
+    to `(HW, C)`, and their affinity matrices `S = F F^T` are compared with
+    the L1 distance divided by `(HW)^2`. The loss is computed per sample
+    and averaged over the batch (a public PyTorch port sums over the batch
+    instead, so its value grows with the batch size; here a batch of two
+    identical samples gives the same loss as one). See
+    `feature_affinity` for the details.
+
+    The affinity matrix has `(HW)^2` entries per sample, so always
+    subsample: a map with more than `max_positions` positions after
+    subsampling raises a `ValueError` naming the size and a subsample
+    factor that fits.
+
+    Args:
+        subsample: `1/n` for a positive int `n` (paper: 1/8).
+        normalize: L2-normalise each position before the affinity (default
+            `False`, as the public port).
+        max_positions: bound on `HW` after subsampling (default 4096, i.e.
+            16.8 M affinity entries, 64 MiB per sample in float32).
+        **kwargs: `name`, `reduction`, `dtype` of `keras.losses.Loss`.
+
+    Example:
+
+    >>> loss = FeatureAffinityLoss(subsample=1 / 4)
+    >>> a = np.ones((2, 16, 16, 3), "float32")
+    >>> float(loss(a, a))
+    0.0
+    >>> float(loss(a, 2 * a))  # S = 3 vs 12 for all 16 x 16 pairs
+    9.0
+
+    Convention: NHWC feature maps of equal shape; `y_true` and `y_pred` are
+    symmetric (the distance is the same either way round). Pooling windows
+    start at the top-left pixel and a remainder is dropped.
+    """
+
+    def __init__(
+        self,
+        subsample=1 / 8,
+        normalize=False,
+        max_positions=4096,
+        name="feature_affinity",
+        **kwargs,
+    ):
+        _pool_size(subsample)
+        super().__init__(name=name, **kwargs)
+        self.subsample = subsample
+        self.normalize = check_bool("normalize", normalize)
+        self.max_positions = check_positive_int("max_positions", max_positions)
+
+    def call(self, y_true, y_pred):
+        return feature_affinity(
+            y_true, y_pred, self.subsample, self.normalize, self.max_positions
+        )
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "subsample": self.subsample,
+            "normalize": self.normalize,
+            "max_positions": self.max_positions,
+        }

@@ -1,0 +1,539 @@
+"""Dual super-resolution learning (DSRL, Wang et al., CVPR 2020): the head.
+
+A segmentation network that sees the image downsampled by `factor` gets
+three extra pieces, all in `DualSRHead`:
+
+- **SSSR** (semantic segmentation super-resolution): its logits are
+  upsampled to `factor` x the input size by a learned `SubPixelUpsampling`
+  (initialised as exact bilinear upsampling) and trained against the
+  full-resolution labels;
+- **SISR** (single image super-resolution): a `SuperResolutionDecoder` on the
+  shared encoder features reconstructs the full-resolution image with
+  sub-pixel convolution (`depth_to_space`);
+- **feature transform** (FTM): a 1x1 convolution (classes -> image
+  channels) + BatchNormalization + ReLU on the SSSR output, whose affinity
+  structure the feature affinity loss (`keras_resize.losses`) pulls towards
+  that of the SISR output.
+
+Only the SSSR upsampling is needed at inference; the training model and the
+export path are in `keras_resize.models.DualSRModel`.
+"""
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from keras_resize.ops.validation import (
+    check_bool,
+    check_choice,
+    check_image_shape,
+    check_non_negative_int,
+    check_positive_int,
+)
+
+UPSAMPLING_MODES = ("learned", "bilinear")
+
+
+def bilinear_subpixel_weights(factor):
+    """Bilinear upsampling by `factor` as a 3x3 sub-pixel kernel.
+
+    Sub-pixel `(row, column)` of an output block (index
+    `row * factor + column`, the `depth_to_space` order) samples the input
+    at offset `(r + 0.5) / factor - 0.5` in index space per axis, which lies
+    within one pixel of the block's source pixel, so the 3 x 3 neighbourhood
+    holds every bilinear tap.
+
+    Args:
+        factor: the integer upsampling factor.
+
+    Returns:
+        A float32 numpy array `(3, 3, factor * factor)`: the weights of the
+        neighbours (offsets -1, 0, +1 per axis) for every sub-pixel.
+    """
+    factor = check_positive_int("factor", factor)
+    offsets = (np.arange(factor) + 0.5) / factor - 0.5
+    taps = np.stack(
+        [np.maximum(-offsets, 0.0), 1.0 - np.abs(offsets), np.maximum(offsets, 0.0)],
+        axis=1,
+    )  # (factor, 3): weights of the taps -1, 0, +1
+    weights = taps[:, None, :, None] * taps[None, :, None, :]  # (ry, rx, ty, tx)
+    weights = weights.reshape(factor * factor, 3, 3).transpose(1, 2, 0)
+    return weights.astype("float32")
+
+
+def _subpixel_kernel(channels, factor, channel_mixing):
+    """The bilinear sub-pixel kernel for `channels` channels (numpy)."""
+    blocks = factor * factor
+    weights = bilinear_subpixel_weights(factor)  # (3, 3, blocks)
+    if channel_mixing:
+        # output channel (sub-pixel m, channel c) reads input channel c only
+        kernel = (
+            weights[:, :, None, :, None]
+            * np.eye(channels, dtype="float32")[None, None, :, None, :]
+        )
+        return kernel.reshape(3, 3, channels, blocks * channels)
+    return np.ascontiguousarray(
+        np.broadcast_to(weights[:, :, None, :], (3, 3, channels, blocks))
+    )
+
+
+def _subpixel_upsample(images, kernel, factor, channel_mixing, bias=None):
+    """Edge-pad by one pixel, 3x3 "valid" convolution, `depth_to_space`.
+
+    `kernel` is `(3, 3, C, factor^2 * C)` (channel mixing; output channel
+    `m * C + c` is sub-pixel `m` of channel `c`) or `(3, 3, C, factor^2)`
+    (depthwise; output channel `c * factor^2 + m`, reordered here).
+    """
+    # SYMMETRIC padding by one pixel repeats the border pixel, so the
+    # bilinear kernel clamps at the borders as `resize` does.
+    x = tf.pad(images, [[0, 0], [1, 1], [1, 1], [0, 0]], mode="SYMMETRIC")
+    if channel_mixing:
+        x = keras.ops.conv(x, kernel, padding="valid")
+    else:
+        x = keras.ops.depthwise_conv(x, kernel, padding="valid")
+        channels, blocks = kernel.shape[2], kernel.shape[3]
+        order = np.arange(channels)[None, :] * blocks + np.arange(blocks)[:, None]
+        x = tf.gather(x, order.reshape(-1).astype("int32"), axis=3)
+    if bias is not None:
+        x = x + bias
+    if factor == 1:
+        return x
+    return tf.nn.depth_to_space(x, factor)
+
+
+@keras.saving.register_keras_serializable(package="keras_resize")
+class SubPixelUpsampling(keras.layers.Layer):
+    """Upsampling by an integer factor with sub-pixel convolution, bilinear
+    at initialisation (learned) or always (fixed).
+
+    A 3x3 convolution predicts the `factor^2` sub-pixels of every output
+    block from each input pixel's neighbourhood, and `depth_to_space`
+    (PixelShuffle) arranges them. The input is edge-padded by one pixel
+    first, so the bilinear kernel equals bilinear upsampling exactly
+    (`keras_resize.ops.resize(..., method="bilinear")`, i.e.
+    `tf.image.resize`), borders included.
+
+    With `learned=True` the kernel (and a bias) are weights, initialised as
+    bilinear by default; training moves them away from it. This is the SSSR
+    upsampling of DSRL (`DualSRHead`), where it upsamples segmentation
+    logits to the label resolution. With `learned=False` the layer has no
+    weights: a depthwise bilinear upsampler with any (unknown) input size,
+    which compiles under XLA and exports to TFLite builtins (MirrorPad,
+    DepthwiseConv2D, Gather, DepthToSpace); the DSRL baseline.
+
+    Args:
+        factor: integer upsampling factor, >= 1.
+        learned: `True` (default): trainable kernel and bias; `False`: the
+            fixed bilinear kernel, no weights.
+        channel_mixing: `True`: a full convolution, every output channel may
+            use every input channel (`9 * C * C * factor^2` weights);
+            `False`: a depthwise convolution, each channel upsampled on its
+            own (`9 * C * factor^2` weights). Default: `learned`.
+        initializer: `"bilinear"` (default) or, with `learned=True`, a Keras
+            initializer for the kernel.
+        **kwargs: base layer arguments (`name`, `dtype`, ...).
+
+    Input shape:
+        `(batch, height, width, channels)`; any spatial size.
+
+    Output shape:
+        `(batch, factor * height, factor * width, channels)`.
+
+    Example:
+
+    >>> layer = SubPixelUpsampling(2)
+    >>> logits = np.random.default_rng(0).random((1, 8, 12, 5)).astype("float32")
+    >>> layer(logits).shape
+    TensorShape([1, 16, 24, 5])
+    >>> bilinear = keras_resize.ops.resize(logits, (16, 24), method="bilinear")
+    >>> bool(np.allclose(layer(logits), bilinear, atol=1e-5))
+    True
+
+    Convention: half-pixel centres, as `keras_resize.ops.resize`: output
+    pixel `o` of an axis lies at source index `(o + 0.5) / factor - 0.5`;
+    output block `(i, j)` of `factor x factor` pixels belongs to input pixel
+    `(i, j)`.
+    """
+
+    def __init__(
+        self,
+        factor,
+        learned=True,
+        channel_mixing=None,
+        initializer="bilinear",
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.factor = check_positive_int("factor", factor)
+        self.learned = check_bool("learned", learned)
+        if channel_mixing is None:
+            channel_mixing = self.learned
+        self.channel_mixing = check_bool("channel_mixing", channel_mixing)
+        if initializer != "bilinear":
+            try:
+                keras.initializers.get(initializer)
+            except (ValueError, TypeError):
+                raise ValueError(
+                    "Expected `initializer` to be 'bilinear' or a Keras "
+                    f"initializer. Received: initializer={initializer!r}"
+                ) from None
+            if not self.learned:
+                raise ValueError(
+                    "A fixed (learned=False) `SubPixelUpsampling` is bilinear. "
+                    f"Received: initializer={initializer!r}"
+                )
+        self.initializer = initializer
+
+    def build(self, input_shape):
+        input_shape = check_image_shape(input_shape, require_channels=True)
+        if len(input_shape) != 4:
+            raise ValueError(
+                "Expected an input of rank 4 (batch, height, width, channels). "
+                f"Received: input_shape={input_shape}"
+            )
+        channels = input_shape[-1]
+        bilinear = _subpixel_kernel(channels, self.factor, self.channel_mixing)
+        if not self.learned:
+            self._fixed_kernel = bilinear
+            return
+        if self.initializer == "bilinear":
+
+            def initializer(shape, dtype=None):
+                return keras.ops.cast(bilinear, dtype or "float32")
+
+        else:
+            initializer = self.initializer
+        self.kernel = self.add_weight(
+            shape=bilinear.shape, initializer=initializer, name="kernel"
+        )
+        self.bias = self.add_weight(
+            shape=(self.factor * self.factor * channels,),
+            initializer="zeros",
+            name="bias",
+        )
+
+    def call(self, inputs):
+        x = keras.ops.cast(inputs, self.compute_dtype)
+        if not self.learned:
+            kernel = keras.ops.cast(self._fixed_kernel, self.compute_dtype)
+            return _subpixel_upsample(x, kernel, self.factor, self.channel_mixing)
+        return _subpixel_upsample(
+            x, self.kernel, self.factor, self.channel_mixing, self.bias
+        )
+
+    def compute_output_shape(self, input_shape):
+        return _scaled_shape(input_shape, self.factor, input_shape[-1])
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "factor": self.factor,
+            "learned": self.learned,
+            "channel_mixing": self.channel_mixing,
+            "initializer": self.initializer,
+        }
+
+
+@keras.saving.register_keras_serializable(package="keras_resize")
+class SuperResolutionDecoder(keras.layers.Layer):
+    """Sub-pixel convolution decoder from features to an upscaled image.
+
+    The SISR branch of DSRL: `num_layers` 3x3 convolutions with `filters`
+    channels and ReLU, then a 3x3 convolution to `image_channels * scale^2`
+    channels and `depth_to_space(scale)` (PixelShuffle, as ESPCN). With
+    features at stride `s` of the network input and the image wanted at
+    `factor` x the input, `scale = s * factor`.
+
+    Args:
+        scale: integer upscaling from the features to the image, >= 1.
+        image_channels: channels of the reconstructed image (default 3).
+        filters: channels of the hidden convolutions (default 64).
+        num_layers: number of hidden convolutions, >= 0 (default 2).
+        **kwargs: base layer arguments.
+
+    Input shape:
+        `(batch, height, width, channels)` features.
+
+    Output shape:
+        `(batch, scale * height, scale * width, image_channels)`.
+
+    Example:
+
+    >>> decoder = SuperResolutionDecoder(scale=4, filters=8)
+    >>> features = np.zeros((2, 16, 16, 32), "float32")
+    >>> decoder(features).shape
+    TensorShape([2, 64, 64, 3])
+
+    Convention: output block `(i, j)` of `scale x scale` pixels belongs to
+    feature pixel `(i, j)`; sub-pixel `(r, c)` of a block is channel
+    `(r * scale + c) * image_channels + k` of the last convolution
+    (`tf.nn.depth_to_space` order).
+    """
+
+    def __init__(self, scale, image_channels=3, filters=64, num_layers=2, **kwargs):
+        super().__init__(**kwargs)
+        self.scale = check_positive_int("scale", scale)
+        self.image_channels = check_positive_int("image_channels", image_channels)
+        self.filters = check_positive_int("filters", filters)
+        self.num_layers = check_non_negative_int("num_layers", num_layers)
+        self.hidden = [
+            keras.layers.Conv2D(
+                self.filters,
+                3,
+                padding="same",
+                activation="relu",
+                dtype=self.dtype_policy,
+                name=f"hidden_{i}",
+            )
+            for i in range(self.num_layers)
+        ]
+        self.to_subpixels = keras.layers.Conv2D(
+            self.image_channels * self.scale * self.scale,
+            3,
+            padding="same",
+            dtype=self.dtype_policy,
+            name="to_subpixels",
+        )
+
+    def build(self, input_shape):
+        input_shape = check_image_shape(input_shape, require_channels=True)
+        shape = input_shape
+        for layer in self.hidden:
+            layer.build(shape)
+            shape = shape[:-1] + (self.filters,)
+        self.to_subpixels.build(shape)
+
+    def call(self, inputs):
+        x = keras.ops.cast(inputs, self.compute_dtype)
+        for layer in self.hidden:
+            x = layer(x)
+        x = self.to_subpixels(x)
+        if self.scale == 1:
+            return x
+        return tf.nn.depth_to_space(x, self.scale)
+
+    def compute_output_shape(self, input_shape):
+        return _scaled_shape(input_shape, self.scale, self.image_channels)
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "scale": self.scale,
+            "image_channels": self.image_channels,
+            "filters": self.filters,
+            "num_layers": self.num_layers,
+        }
+
+
+@keras.saving.register_keras_serializable(package="keras_resize")
+class DualSRHead(keras.layers.Layer):
+    """Dual super-resolution head: SSSR, SISR and feature transform (DSRL).
+
+    Attaches to a segmentation network that sees the image downsampled by
+    `factor`. Called on `[features, logits]` (shared encoder features and
+    the network's logits at its input resolution), it returns a dict:
+
+    - `"segmentation"`: the logits upsampled to `factor` x the input size by
+      `SubPixelUpsampling` (SSSR), to be trained against full-resolution
+      labels; with `upsampling="bilinear"` it is fixed bilinear
+      upsampling without weights (the baseline);
+    - `"super_resolution"` (if `super_resolution`): the image at `factor` x
+      the input size, decoded from the features by `SuperResolutionDecoder`
+      (SISR), to be trained against the full-resolution image;
+    - `"feature_transform"` (if `feature_transform`): 1x1 convolution
+      (classes -> `image_channels`) + BatchNormalization + ReLU of the SSSR
+      output, the map whose affinity the feature affinity loss compares
+      with that of the SISR output.
+
+    At inference only the `upsampler` sublayer (the SSSR path) is needed:
+    `keras_resize.models.DualSRModel.inference_model()` drops the rest.
+
+    Args:
+        num_classes: number of segmentation classes (channels of `logits`).
+        factor: the super-resolution factor, >= 1 (paper: 2).
+        upsampling: `"learned"` (SSSR: a trainable `SubPixelUpsampling`
+            that mixes classes, initialised as bilinear) or `"bilinear"`
+            (fixed bilinear upsampling, no weights: the baseline).
+        super_resolution: build the SISR branch.
+        feature_transform: build the feature transform module.
+        image_channels: channels of the SISR image and of the transformed
+            features (default 3).
+        feature_stride: how many input pixels one feature pixel spans
+            (`logits` size / `features` size). `None` (default): inferred
+            from the static input shapes at build time.
+        decoder_filters: hidden channels of the SISR decoder (default 64).
+        decoder_layers: hidden convolutions of the SISR decoder (default 2).
+        **kwargs: base layer arguments.
+
+    Input shape:
+        A list `[features, logits]`: `(batch, height / feature_stride,
+        width / feature_stride, feature_channels)` and `(batch, height,
+        width, num_classes)`.
+
+    Output shape:
+        A dict: `"segmentation"` `(batch, factor * height, factor * width,
+        num_classes)`, `"super_resolution"` and `"feature_transform"`
+        `(batch, factor * height, factor * width, image_channels)`.
+
+    Example:
+
+    >>> head = DualSRHead(num_classes=5, factor=2, decoder_filters=8)
+    >>> features = np.zeros((2, 8, 8, 16), "float32")  # stride 4
+    >>> logits = np.zeros((2, 32, 32, 5), "float32")
+    >>> {k: tuple(v.shape) for k, v in head([features, logits]).items()}
+    {'segmentation': (2, 64, 64, 5), 'super_resolution': (2, 64, 64, 3), 'feature_transform': (2, 64, 64, 3)}
+
+    Convention: half-pixel centres; output block `(i, j)` of `factor x
+    factor` pixels belongs to input pixel `(i, j)` (see
+    `SubPixelUpsampling`); the SISR output is aligned with it.
+    """
+
+    def __init__(
+        self,
+        num_classes,
+        factor=2,
+        upsampling="learned",
+        super_resolution=True,
+        feature_transform=True,
+        image_channels=3,
+        feature_stride=None,
+        decoder_filters=64,
+        decoder_layers=2,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.num_classes = check_positive_int("num_classes", num_classes)
+        self.factor = check_positive_int("factor", factor)
+        self.upsampling = check_choice("upsampling", upsampling, UPSAMPLING_MODES)
+        self.super_resolution = check_bool("super_resolution", super_resolution)
+        self.feature_transform = check_bool("feature_transform", feature_transform)
+        self.image_channels = check_positive_int("image_channels", image_channels)
+        if feature_stride is not None:
+            feature_stride = check_positive_int("feature_stride", feature_stride)
+        self.feature_stride = feature_stride
+        self.decoder_filters = check_positive_int("decoder_filters", decoder_filters)
+        self.decoder_layers = check_non_negative_int("decoder_layers", decoder_layers)
+        self.upsampler = SubPixelUpsampling(
+            self.factor,
+            learned=self.upsampling == "learned",
+            dtype=self.dtype_policy,
+            name="upsampling",
+        )
+        # the SISR decoder's scale depends on the feature stride: built in build()
+        self.decoder = None
+        if self.feature_transform:
+            self.transform_conv = keras.layers.Conv2D(
+                self.image_channels,
+                1,
+                dtype=self.dtype_policy,
+                name="feature_transform_conv",
+            )
+            self.transform_norm = keras.layers.BatchNormalization(
+                dtype=self.dtype_policy, name="feature_transform_norm"
+            )
+
+    def _split_shapes(self, input_shape):
+        if not isinstance(input_shape, (list, tuple)) or len(input_shape) != 2:
+            raise ValueError(
+                "Expected `DualSRHead` to be called on a list [features, logits]. "
+                f"Received: input_shape={input_shape}"
+            )
+        features_shape = check_image_shape(input_shape[0], require_channels=True)
+        logits_shape = check_image_shape(input_shape[1], require_channels=True)
+        if len(features_shape) != 4 or len(logits_shape) != 4:
+            raise ValueError(
+                "Expected `features` and `logits` of rank 4. Received: "
+                f"input_shape={input_shape}"
+            )
+        return features_shape, logits_shape
+
+    def resolved_feature_stride(self, features_shape, logits_shape):
+        """`feature_stride`, or the ratio of the static sizes if it is `None`."""
+        if self.feature_stride is not None:
+            return self.feature_stride
+        ratios = set()
+        for logits_size, features_size in zip(
+            logits_shape[1:3], features_shape[1:3], strict=True
+        ):
+            if logits_size is None or features_size is None:
+                ratios.add(None)
+            elif logits_size % features_size:
+                ratios.add(logits_size / features_size)
+            else:
+                ratios.add(logits_size // features_size)
+        if len(ratios) != 1 or not isinstance(next(iter(ratios)), int):
+            raise ValueError(
+                "Cannot infer `feature_stride` (logits size / features size, the "
+                "same integer for both axes) from features of shape "
+                f"{features_shape} and logits of shape {logits_shape}. Pass "
+                "`feature_stride`."
+            )
+        return ratios.pop()
+
+    def build(self, input_shape):
+        features_shape, logits_shape = self._split_shapes(input_shape)
+        if logits_shape[-1] != self.num_classes:
+            raise ValueError(
+                f"Expected logits with num_classes={self.num_classes} channels. "
+                f"Received: logits shape {logits_shape}"
+            )
+        self.upsampler.build(logits_shape)
+        if self.super_resolution:
+            stride = self.resolved_feature_stride(features_shape, logits_shape)
+            self.decoder = SuperResolutionDecoder(
+                stride * self.factor,
+                self.image_channels,
+                self.decoder_filters,
+                self.decoder_layers,
+                dtype=self.dtype_policy,
+                name="super_resolution_decoder",
+            )
+            self.decoder.build(features_shape)
+        if self.feature_transform:
+            upsampled = self.upsampler.compute_output_shape(logits_shape)
+            self.transform_conv.build(upsampled)
+            self.transform_norm.build(upsampled[:-1] + (self.image_channels,))
+
+    def call(self, inputs, training=None):
+        features, logits = inputs
+        segmentation = self.upsampler(logits)
+        outputs = {"segmentation": segmentation}
+        if self.super_resolution:
+            outputs["super_resolution"] = self.decoder(features)
+        if self.feature_transform:
+            transformed = self.transform_conv(segmentation)
+            transformed = self.transform_norm(transformed, training=training)
+            outputs["feature_transform"] = keras.ops.relu(transformed)
+        return outputs
+
+    def compute_output_shape(self, input_shape):
+        features_shape, logits_shape = self._split_shapes(input_shape)
+        shapes = {
+            "segmentation": _scaled_shape(logits_shape, self.factor, self.num_classes)
+        }
+        image = _scaled_shape(logits_shape, self.factor, self.image_channels)
+        if self.super_resolution:
+            shapes["super_resolution"] = image
+        if self.feature_transform:
+            shapes["feature_transform"] = image
+        return shapes
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "num_classes": self.num_classes,
+            "factor": self.factor,
+            "upsampling": self.upsampling,
+            "super_resolution": self.super_resolution,
+            "feature_transform": self.feature_transform,
+            "image_channels": self.image_channels,
+            "feature_stride": self.feature_stride,
+            "decoder_filters": self.decoder_filters,
+            "decoder_layers": self.decoder_layers,
+        }
+
+
+def _scaled_shape(input_shape, factor, channels):
+    input_shape = tuple(input_shape)
+    spatial = tuple(None if d is None else d * factor for d in input_shape[-3:-1])
+    return input_shape[:-3] + spatial + (channels,)
