@@ -24,6 +24,7 @@ from keras_resize.layers.registry import (
     register_resizer,
 )
 from keras_resize.layers.resize import Resize
+from keras_resize.layers.zoom import Unzoom, Zoom, ZoomUnzoom
 
 __all__ = [
     "AtrousSpatialPyramidPooling",
@@ -37,6 +38,9 @@ __all__ = [
     "SpatialPyramidPooling",
     "SubPixelUpsampling",
     "SuperResolutionDecoder",
+    "Unzoom",
+    "Zoom",
+    "ZoomUnzoom",
     "available_resizers",
     "describe_resizers",
     "get_resizer",

@@ -1,0 +1,737 @@
+"""`Zoom`, `Unzoom` and `ZoomUnzoom`: saliency-guided zoom and its inverse.
+
+Learning to Zoom (Recasens et al., ECCV 2018) and FOVEA (Thavamani et al.,
+ICCV 2021) resample an image more densely where a saliency map is high;
+LZU (Thavamani et al., CVPR 2023) inverts that warp exactly, so features
+computed on the zoomed image can be resampled back into the original frame
+and any spatial head (detection, segmentation) works unchanged. The math
+lives in `keras_resize.ops.warp`; these layers are thin wrappers.
+"""
+
+import copy
+import math
+import numbers
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from keras_resize.layers.registry import register_resizer
+from keras_resize.ops import warp
+from keras_resize.ops.resize import resize
+from keras_resize.ops.sampling import sample, sample_separable
+from keras_resize.ops.validation import (
+    as_image_batch,
+    check_bool,
+    check_choice,
+    check_image_shape,
+    check_positive_int,
+    check_size,
+    resized_shape,
+    static_or_dynamic_shape,
+)
+
+SALIENCY_SOURCES = ("uniform", "learned")
+
+
+def _check_saliency(saliency, grid_shape, allow_learned=True, allow_none=False):
+    """Resolve `saliency` and `grid_shape`.
+
+    Returns `(kind, array, grid_shape)` with `kind` one of `"uniform"`,
+    `"learned"`, `"fixed"` (a given array) or `None` (grid given per call).
+    """
+    if saliency is None:
+        if not allow_none:
+            raise ValueError(
+                "Expected `saliency` to be 'uniform', 'learned' or an array of "
+                "shape (grid_height, grid_width). Received: saliency=None"
+            )
+        shape = warp.check_grid_shape(grid_shape or warp.GRID_SHAPE)
+        return None, None, shape
+    if isinstance(saliency, str):
+        choices = SALIENCY_SOURCES if allow_learned else ("uniform",)
+        check_choice("saliency", saliency, choices)
+        shape = warp.check_grid_shape(grid_shape or warp.GRID_SHAPE)
+        array = None
+        if saliency == "uniform":
+            array = np.full(shape, 1.0 / (shape[0] * shape[1]))
+        return saliency, array, shape
+    array = np.asarray(saliency, dtype=np.float64)
+    if array.ndim != 2:
+        raise ValueError(
+            "Expected a fixed `saliency` of shape (grid_height, grid_width). "
+            f"Received: saliency.shape={array.shape}"
+        )
+    shape = warp.check_grid_shape(array.shape, "saliency grid shape")
+    if grid_shape is not None and tuple(grid_shape) != shape:
+        raise ValueError(
+            "Expected `grid_shape` to match the shape of the given saliency "
+            f"{shape}. Received: grid_shape={tuple(grid_shape)!r}"
+        )
+    with tf.init_scope():
+        warp.as_saliency(array)  # non-negative, finite, positive sum
+    return "fixed", array, shape
+
+
+def _saliency_config(kind, array):
+    if kind in ("uniform", "learned", None):
+        return kind
+    return array.tolist()
+
+
+def _check_optional_size(name, value):
+    return None if value is None else check_size(value, name)
+
+
+@keras.saving.register_keras_serializable(package="keras_resize")
+class Zoom(keras.layers.Layer):
+    """Saliency-guided zoom: resample an image densely where it matters.
+
+    The attraction-kernel warp of Learning to Zoom with FOVEA's separable
+    and anti-crop variants (`keras_resize.ops.warp.coarse_grid`): every
+    node of a `grid_shape` coarse grid is pulled towards salient regions,
+    the grid is evaluated at the output pixels, and the image is sampled
+    there (bilinear). Salient regions get more output pixels.
+
+    Saliency sources:
+
+    - `"uniform"`: the identity warp; the layer then equals the bilinear
+      `Resize` exactly.
+    - a `(grid_height, grid_width)` array (a fixed prior, e.g.
+      `warp.dataset_saliency` over the training boxes): the forward grid is
+      computed once in float64 and kept as constants, so a call costs only
+      the resampling (the same as a resize for separable warps).
+    - `"learned"`: a small CNN on a low-resolution copy of the image (two
+      3x3 convolutions with ReLU, a 1x1 convolution to one channel, area
+      resized to the grid, softmax over all cells). The 1x1 convolution
+      starts at zero, so training starts from the identity warp.
+    - adaptive: call the layer as `layer(images, saliency)` with a
+      `(batch, grid_height, grid_width)` saliency (e.g. `warp.kde_saliency`
+      of the previous frame's detections); it overrides the configured one.
+
+    With `return_grid=True` the layer also returns the coarse grid, for
+    `Unzoom` and for unwarping boxes (`warp.unwarp_boxes`).
+
+    Args:
+        height: output height, a positive int.
+        width: output width, a positive int.
+        saliency: `"uniform"`, `"learned"` or a non-negative array of shape
+            `(grid_height, grid_width)`.
+        grid_shape: coarse grid `(grid_height, grid_width)`, both >= 2 and
+            at most the output size; default `(31, 51)` (FOVEA), or the
+            shape of a given saliency array.
+        fwhm: full width at half maximum of the attraction Gaussian, in grid
+            nodes (LZU: 10; larger is a stronger warp).
+        padding: `"reflect"` (anti-crop: nothing is cropped) or
+            `"replicate"`.
+        separable: separable warp (keeps boxes axis-aligned; the fast path).
+        interpolation: `"bilinear"` or `"nearest"`.
+        return_grid: also return the `(batch, grid_height, grid_width, 2)`
+            coarse grid (float32 even under mixed precision).
+        saliency_input_size: `(height, width)` of the low-resolution copy
+            the learned saliency network sees; default twice the grid.
+        saliency_filters: width of the learned saliency network.
+        **kwargs: base layer arguments (`name`, `dtype`, ...).
+
+    Input shape:
+        `(batch, height, width, channels)` or `(height, width, channels)`;
+        any spatial size. Optionally a second input, a saliency of shape
+        `(batch, grid_height, grid_width)`.
+
+    Output shape:
+        `(batch, height, width, channels)` with the configured size, and
+        the coarse grid if `return_grid`.
+
+    Example:
+
+    >>> images = np.random.default_rng(0).random((2, 96, 128, 3)).astype("float32")
+    >>> layer = Zoom(32, 48, saliency="uniform", grid_shape=(5, 7))
+    >>> bool(np.allclose(layer(images), keras_resize.ops.resize(images, (32, 48)), atol=1e-5))
+    True
+    >>> saliency = np.ones((5, 7)); saliency[2, 3] = 50.0
+    >>> zoomed, grid = Zoom(32, 48, saliency=saliency, return_grid=True)(images)
+    >>> zoomed.shape, grid.shape
+    (TensorShape([2, 32, 48, 3]), TensorShape([2, 5, 7, 2]))
+
+    Convention: the grid holds extent coordinates (-1 and +1 are the outer
+    borders of the image, pixel coordinates are `(g + 1) / 2 * size`); see
+    `keras_resize.ops.warp`. Output pixel `(r, c)` samples the original
+    image at the grid's bilinear value at extent fraction `((c + 0.5) / W,
+    (r + 0.5) / H)`, so uniform saliency is the half-pixel bilinear resize
+    of `tf.image.resize`. Coordinates are clamped to the image.
+    """
+
+    def __init__(
+        self,
+        height,
+        width,
+        saliency="uniform",
+        grid_shape=None,
+        fwhm=warp.DEFAULT_FWHM,
+        padding="reflect",
+        separable=True,
+        interpolation="bilinear",
+        return_grid=False,
+        saliency_input_size=None,
+        saliency_filters=16,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.height = check_positive_int("height", height)
+        self.width = check_positive_int("width", width)
+        kind, array, shape = _check_saliency(saliency, grid_shape)
+        self.saliency_kind, self._saliency_array = kind, array
+        self.grid_shape = shape
+        warp.check_output_fits_grid((self.height, self.width), self.grid_shape)
+        self.fwhm = warp.check_fwhm(fwhm)
+        self.padding = check_choice("padding", padding, warp.PADDINGS)
+        self.separable = check_bool("separable", separable)
+        self.interpolation = check_choice(
+            "interpolation", interpolation, warp.INTERPOLATIONS
+        )
+        self.return_grid = check_bool("return_grid", return_grid)
+        if saliency_input_size is None:
+            saliency_input_size = (2 * shape[0], 2 * shape[1])
+        self.saliency_input_size = check_size(
+            saliency_input_size, "saliency_input_size"
+        )
+        self.saliency_filters = check_positive_int("saliency_filters", saliency_filters)
+        self.supports_masking = False
+        self._fixed = None
+        if kind != "learned":
+            self._fixed = warp.fixed_warp(
+                array,
+                (self.height, self.width),
+                fwhm=self.fwhm,
+                padding=self.padding,
+                separable=self.separable,
+            )
+        else:
+            self.saliency_convs = [
+                keras.layers.Conv2D(
+                    self.saliency_filters,
+                    3,
+                    padding="same",
+                    activation="relu",
+                    name=f"saliency_conv_{i}",
+                    dtype=self.dtype_policy,
+                )
+                for i in range(2)
+            ]
+            self.saliency_head = keras.layers.Conv2D(
+                1,
+                1,
+                kernel_initializer="zeros",
+                name="saliency_head",
+                dtype=self.dtype_policy,
+            )
+
+    def build(self, inputs_shape, saliency_shape=None):
+        inputs_shape = check_image_shape(inputs_shape, require_channels=True)
+        if self.saliency_kind == "learned":
+            channels = inputs_shape[-1]
+            self.saliency_convs[0].build((None, None, None, channels))
+            self.saliency_convs[1].build((None, None, None, self.saliency_filters))
+            self.saliency_head.build((None, None, None, self.saliency_filters))
+
+    # -- the pieces, public for inspection and later stages -------------------
+
+    def saliency_map(self, images):
+        """The learned saliency `(batch, grid_height, grid_width)` (float32)."""
+        if self.saliency_kind != "learned":
+            raise ValueError(
+                "Expected a layer with saliency='learned'. Received: "
+                f"saliency={self.saliency_kind!r}"
+            )
+        images, _ = as_image_batch(images)
+        features = resize(
+            tf.cast(images, self.compute_dtype), self.saliency_input_size, "area"
+        )
+        for conv in self.saliency_convs:
+            features = conv(features)
+        logits = resize(self.saliency_head(features), self.grid_shape, "area")
+        logits = tf.cast(logits, tf.float32)
+        batch = static_or_dynamic_shape(logits)[0]
+        flat = tf.nn.softmax(tf.reshape(logits, [batch, -1]), axis=-1)
+        return tf.reshape(flat, [batch, self.grid_shape[0], self.grid_shape[1]])
+
+    def compute_grid(self, images=None, saliency=None):
+        """The coarse grid `(batch, gh, gw, 2)` (batch 1 for fixed warps)."""
+        if saliency is not None:
+            saliency = tf.cast(saliency, tf.float32)
+        elif self.saliency_kind == "learned":
+            if images is None:
+                raise ValueError(
+                    "Expected `images` to compute a learned saliency grid. "
+                    "Received: images=None"
+                )
+            saliency = self.saliency_map(images)
+        else:
+            return tf.constant(self._fixed["grid"], tf.float32)
+        return warp.coarse_grid(
+            saliency, fwhm=self.fwhm, padding=self.padding, separable=self.separable
+        )
+
+    def call(self, inputs, saliency=None):
+        images, squeeze = as_image_batch(inputs)
+        images = tf.cast(images, self.compute_dtype)
+        shape = static_or_dynamic_shape(images)
+        size = (self.height, self.width)
+        if saliency is None and self._fixed is not None:
+            # fixed warp: only the resampling runs
+            if self.separable:
+                x = _extent_to_pixels(self._fixed["x"], shape[2])
+                y = _extent_to_pixels(self._fixed["y"], shape[1])
+                zoomed = sample_separable(
+                    images, x, y, self.interpolation, "border", "pixel"
+                )
+            else:
+                coordinates = warp.grid_to_coordinates(
+                    tf.constant(self._fixed["dense"], tf.float32), (shape[1], shape[2])
+                )
+                zoomed = sample(
+                    images, coordinates, self.interpolation, "border", "pixel"
+                )
+            grid = tf.constant(self._fixed["grid"], tf.float32)
+        else:
+            grid = self.compute_grid(images, saliency)
+            zoomed = warp.zoom(images, grid, size, self.separable, self.interpolation)
+        if squeeze:
+            zoomed = zoomed[0]
+        if not self.return_grid:
+            return zoomed
+        batch = static_or_dynamic_shape(images)[0]
+        grid = tf.broadcast_to(grid, [batch, self.grid_shape[0], self.grid_shape[1], 2])
+        return [zoomed, grid[0] if squeeze else grid]
+
+    def compute_output_shape(self, inputs_shape, saliency_shape=None):
+        zoomed = resized_shape(inputs_shape, self.height, self.width)
+        if not self.return_grid:
+            return zoomed
+        return [zoomed, zoomed[:-3] + (*self.grid_shape, 2)]
+
+    def compute_output_spec(self, inputs, saliency=None):
+        shapes = self.compute_output_shape(tuple(inputs.shape))
+        if not self.return_grid:
+            return keras.KerasTensor(shapes, dtype=self.compute_dtype)
+        return [
+            keras.KerasTensor(shapes[0], dtype=self.compute_dtype),
+            keras.KerasTensor(shapes[1], dtype="float32"),
+        ]
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "height": self.height,
+            "width": self.width,
+            "saliency": _saliency_config(self.saliency_kind, self._saliency_array),
+            "grid_shape": self.grid_shape,
+            "fwhm": self.fwhm,
+            "padding": self.padding,
+            "separable": self.separable,
+            "interpolation": self.interpolation,
+            "return_grid": self.return_grid,
+            "saliency_input_size": self.saliency_input_size,
+            "saliency_filters": self.saliency_filters,
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        for key in ("grid_shape", "saliency_input_size"):
+            if isinstance(config.get(key), list):
+                config[key] = tuple(config[key])
+        return cls(**config)
+
+
+def _extent_to_pixels(extent, size):
+    """Constant extent coordinates -> pixel coordinates of an axis of `size`."""
+    return (tf.constant(extent, tf.float32) + 1.0) * 0.5 * tf.cast(size, tf.float32)
+
+
+def _map_structure(function, structure):
+    if isinstance(structure, dict):
+        return {key: function(value) for key, value in structure.items()}
+    if isinstance(structure, (list, tuple)):
+        return [function(value) for value in structure]
+    return function(structure)
+
+
+def _is_single_shape(shape):
+    return isinstance(shape, (tuple, list)) and all(
+        d is None or isinstance(d, numbers.Integral) for d in shape
+    )
+
+
+@keras.saving.register_keras_serializable(package="keras_resize")
+class Unzoom(keras.layers.Layer):
+    """Resample zoomed feature maps back into the original frame (LZU).
+
+    For every output pixel the inverse of the zoom's piecewise-bilinear
+    warp gives the position to read in the zoomed map (bilinear sampling);
+    pixels the warp does not cover (a cropping warp) are zero. Each map is
+    unzoomed at its own size, so a list or dict of feature-pyramid levels
+    works level by level; the output has the structure and shapes of the
+    input.
+
+    The warp is either fixed (`saliency` given: the inverse of every level
+    size is computed once in float64 and kept as a constant) or given per
+    call as the coarse grid of a `Zoom(..., return_grid=True)`:
+    `Unzoom()(features, grid)`.
+
+    Args:
+        saliency: `None` (the grid is passed to every call), `"uniform"`,
+            or the fixed `(grid_height, grid_width)` saliency of the zoom.
+        grid_shape: coarse grid shape of `"uniform"` (default `(31, 51)`).
+        fwhm, padding, separable: the zoom's warp parameters (see `Zoom`).
+        interpolation: `"bilinear"` or `"nearest"` (label maps).
+        valid_size, padded_size: if the zoomed image was padded (e.g. to a
+            multiple of 32) from `valid_size` to `padded_size` pixels before
+            the feature extractor, invert against the valid region: the
+            output maps are padded frames too, with the original image in
+            their valid part and zeros in the padding. Give both or neither.
+        **kwargs: base layer arguments.
+
+    Input shape:
+        A `(batch, h, w, channels)` map, or a list / dict of them; and, if
+        `saliency` is None, the `(batch, gh, gw, 2)` grid as second input.
+
+    Output shape:
+        The same as the input maps.
+
+    Example:
+
+    >>> saliency = np.ones((5, 7)); saliency[2, 3] = 50.0
+    >>> zoom = Zoom(32, 48, saliency=saliency, return_grid=True)
+    >>> images = np.random.default_rng(0).random((2, 96, 128, 3)).astype("float32")
+    >>> zoomed, grid = zoom(images)
+    >>> levels = [zoomed, zoomed[:, ::2, ::2]]
+    >>> [tuple(level.shape) for level in Unzoom()(levels, grid)]
+    [(2, 32, 48, 3), (2, 16, 24, 3)]
+    >>> fixed = Unzoom(saliency=saliency)(levels)
+    >>> bool(np.allclose(fixed[0], Unzoom()(zoomed, grid), atol=1e-5))
+    True
+
+    Convention: extent coordinates, see `keras_resize.ops.warp`: output
+    pixel `(r, c)` of an `h x w` map reads the zoomed map at the inverse
+    warp of the extent point `((c + 0.5) / w, (r + 0.5) / h)`, clamped to
+    the map's (valid) pixel centres.
+    """
+
+    def __init__(
+        self,
+        saliency=None,
+        grid_shape=None,
+        fwhm=warp.DEFAULT_FWHM,
+        padding="reflect",
+        separable=True,
+        interpolation="bilinear",
+        valid_size=None,
+        padded_size=None,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        kind, array, shape = _check_saliency(
+            saliency, grid_shape, allow_learned=False, allow_none=True
+        )
+        self.saliency_kind, self._saliency_array = kind, array
+        self.grid_shape = shape
+        self.fwhm = warp.check_fwhm(fwhm)
+        self.padding = check_choice("padding", padding, warp.PADDINGS)
+        self.separable = check_bool("separable", separable)
+        self.interpolation = check_choice(
+            "interpolation", interpolation, warp.INTERPOLATIONS
+        )
+        self.valid_size = _check_optional_size("valid_size", valid_size)
+        self.padded_size = _check_optional_size("padded_size", padded_size)
+        self._valid_fraction = warp._check_valid_region(
+            self.valid_size, self.padded_size
+        )
+        self.supports_masking = False
+        self._grid = None
+        self._inverse_cache = {}
+        if kind is not None:
+            with tf.init_scope():
+                self._grid = warp.coarse_grid(
+                    tf.constant(array),
+                    fwhm=self.fwhm,
+                    padding=self.padding,
+                    separable=self.separable,
+                ).numpy()
+
+    @classmethod
+    def from_zoom(cls, zoom, **kwargs):
+        """The `Unzoom` of a `Zoom` layer: fixed if the zoom is, else one
+        that takes the zoom's grid per call."""
+        saliency, grid_shape = None, None
+        if zoom.saliency_kind == "uniform":
+            saliency, grid_shape = "uniform", zoom.grid_shape
+        elif zoom.saliency_kind == "fixed":
+            saliency = zoom._saliency_array
+        return cls(
+            saliency=saliency,
+            grid_shape=grid_shape,
+            fwhm=zoom.fwhm,
+            padding=zoom.padding,
+            separable=zoom.separable,
+            **kwargs,
+        )
+
+    def _fixed_inverse(self, height, width):
+        key = (height, width)
+        if key not in self._inverse_cache:
+            self._inverse_cache[key] = warp.fixed_inverse(
+                self._grid,
+                key,
+                separable=self.separable,
+                valid_size=self.valid_size,
+                padded_size=self.padded_size,
+            )
+        return self._inverse_cache[key]
+
+    def _unzoom_one(self, features, grid):
+        features, squeeze = as_image_batch(features, "features")
+        features = tf.cast(features, self.compute_dtype)
+        shape = static_or_dynamic_shape(features)
+        static = isinstance(shape[1], int) and isinstance(shape[2], int)
+        if grid is None and static:
+            # fixed warp, known size: the float64 inverse, computed once
+            inverse = self._fixed_inverse(shape[1], shape[2])
+            if self.separable:
+                inverse = tuple(tf.constant(v, tf.float32) for v in inverse)
+            else:
+                inverse = tf.constant(inverse, tf.float32)
+        else:
+            if grid is None:
+                grid = tf.constant(self._grid, tf.float32)
+            inverse = warp.inverse_for_resampling(
+                grid, shape[1], shape[2], self.separable, self._valid_fraction
+            )
+        out = warp.resample_inverse(
+            features, inverse, self.interpolation, self._valid_fraction
+        )
+        return out[0] if squeeze else out
+
+    def call(self, inputs, grid=None):
+        if grid is None and self._grid is None:
+            raise ValueError(
+                "This Unzoom has no fixed saliency: pass the zoom's coarse grid "
+                "as second input, `Unzoom()(features, grid)`. Received: grid=None"
+            )
+        if grid is not None:
+            grid = tf.cast(grid, tf.float32)
+        return _map_structure(lambda f: self._unzoom_one(f, grid), inputs)
+
+    def compute_output_shape(self, inputs_shape, grid_shape=None):
+        if isinstance(inputs_shape, dict):
+            return {k: tuple(v) for k, v in inputs_shape.items()}
+        if _is_single_shape(inputs_shape):
+            check_image_shape(inputs_shape)
+            return tuple(inputs_shape)
+        return [tuple(s) for s in inputs_shape]
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "saliency": _saliency_config(self.saliency_kind, self._saliency_array),
+            "grid_shape": self.grid_shape,
+            "fwhm": self.fwhm,
+            "padding": self.padding,
+            "separable": self.separable,
+            "interpolation": self.interpolation,
+            "valid_size": self.valid_size,
+            "padded_size": self.padded_size,
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        for key in ("grid_shape", "valid_size", "padded_size"):
+            if isinstance(config.get(key), list):
+                config[key] = tuple(config[key])
+        return cls(**config)
+
+
+@keras.saving.register_keras_serializable(package="keras_resize")
+class ZoomUnzoom(keras.layers.Layer):
+    """Zoom the image, extract features, unzoom every level (LZU).
+
+    Wraps any feature extractor (a Keras layer or model, e.g. a keras-hub
+    backbone's pyramid-output model): `zoom -> extractor -> unzoom` of every
+    output map, so the features live in the original image's frame and a
+    detection or segmentation head works unchanged, while the extractor
+    spent its pixels on the salient regions. With uniform saliency the
+    zoom is the plain bilinear resize and the layer is `extractor(resize(x))`.
+
+    Args:
+        feature_extractor: a Keras layer or model taking `(batch, height,
+            width, channels)` images (the zoomed size, padded if
+            `pad_to_multiple`) and returning a map or a list / dict of maps.
+        height: zoomed height, a positive int.
+        width: zoomed width, a positive int.
+        saliency, grid_shape, fwhm, padding, separable, saliency_input_size,
+            saliency_filters: the zoom (see `Zoom`).
+        pad_to_multiple: pad the zoomed image with zeros at the bottom and
+            right to a multiple of this many pixels (e.g. 32 for a
+            stride-32 backbone) and invert against the valid region (see
+            `Unzoom`). Default: no padding.
+        **kwargs: base layer arguments.
+
+    Input shape:
+        `(batch, height, width, channels)` images of any size.
+
+    Output shape:
+        The feature extractor's output structure and shapes (for the zoomed,
+        padded input size), in the original frame.
+
+    Example:
+
+    >>> extractor = keras.Sequential([keras.layers.Conv2D(4, 3, strides=2, padding="same")])
+    >>> saliency = np.ones((5, 7)); saliency[2, 3] = 50.0
+    >>> layer = ZoomUnzoom(extractor, 32, 48, saliency=saliency, pad_to_multiple=32)
+    >>> layer(np.zeros((2, 96, 128, 3), "float32")).shape
+    TensorShape([2, 16, 32, 4])
+
+    Convention: see `Zoom` and `Unzoom` (extent coordinates; uniform
+    saliency is the half-pixel bilinear resize).
+    """
+
+    def __init__(
+        self,
+        feature_extractor,
+        height,
+        width,
+        saliency="uniform",
+        grid_shape=None,
+        fwhm=warp.DEFAULT_FWHM,
+        padding="reflect",
+        separable=True,
+        pad_to_multiple=None,
+        saliency_input_size=None,
+        saliency_filters=16,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        if isinstance(feature_extractor, dict):
+            # deserialisation consumes the dict: keep the caller's config intact
+            feature_extractor = keras.saving.deserialize_keras_object(
+                copy.deepcopy(feature_extractor)
+            )
+        if not isinstance(feature_extractor, keras.layers.Layer):
+            raise ValueError(
+                "Expected `feature_extractor` to be a Keras layer or model. "
+                f"Received: feature_extractor={feature_extractor!r}"
+            )
+        self.feature_extractor = feature_extractor
+        self.pad_to_multiple = (
+            None
+            if pad_to_multiple is None
+            else check_positive_int("pad_to_multiple", pad_to_multiple)
+        )
+        self.zoom = Zoom(
+            height,
+            width,
+            saliency=saliency,
+            grid_shape=grid_shape,
+            fwhm=fwhm,
+            padding=padding,
+            separable=separable,
+            return_grid=True,
+            saliency_input_size=saliency_input_size,
+            saliency_filters=saliency_filters,
+            dtype=self.dtype_policy,
+            name="zoom",
+        )
+        self.height, self.width = self.zoom.height, self.zoom.width
+        self.padded_size = (self._padded(self.height), self._padded(self.width))
+        valid = None
+        if self.padded_size != (self.height, self.width):
+            valid = (self.height, self.width)
+        self.unzoom = Unzoom.from_zoom(
+            self.zoom,
+            valid_size=valid,
+            padded_size=self.padded_size if valid else None,
+            dtype=self.dtype_policy,
+            name="unzoom",
+        )
+
+    def _padded(self, size):
+        if self.pad_to_multiple is None:
+            return size
+        return int(math.ceil(size / self.pad_to_multiple) * self.pad_to_multiple)
+
+    def build(self, input_shape):
+        input_shape = check_image_shape(input_shape, require_channels=True)
+        self.zoom.build(input_shape)
+        if not self.feature_extractor.built:
+            self.feature_extractor.build(
+                (None, self.padded_size[0], self.padded_size[1], input_shape[-1])
+            )
+
+    def call(self, inputs, training=None):
+        zoomed, grid = self.zoom(inputs)
+        squeeze = len(zoomed.shape) == 3
+        if squeeze:
+            zoomed, grid = tf.expand_dims(zoomed, 0), tf.expand_dims(grid, 0)
+        extra_h = self.padded_size[0] - self.height
+        extra_w = self.padded_size[1] - self.width
+        if extra_h or extra_w:
+            zoomed = tf.pad(zoomed, [[0, 0], [0, extra_h], [0, extra_w], [0, 0]])
+        features = self.feature_extractor(zoomed, training=training)
+        features = _map_structure(lambda f: tf.cast(f, self.compute_dtype), features)
+        if self.zoom.saliency_kind == "learned":
+            out = self.unzoom(features, grid)
+        else:
+            out = self.unzoom(features)
+        if squeeze:
+            out = _map_structure(lambda f: f[0], out)
+        return out
+
+    def compute_output_shape(self, input_shape):
+        input_shape = check_image_shape(input_shape)
+        zoomed = input_shape[:-3] + (*self.padded_size, input_shape[-1])
+        if len(zoomed) == 3:
+            zoomed = (None,) + zoomed
+        out = self.feature_extractor.compute_output_shape(zoomed)
+        if len(input_shape) == 4:
+            return out
+        return _map_structure(lambda s: tuple(s)[1:], out)
+
+    def get_config(self):
+        zoom = self.zoom
+        return {
+            **super().get_config(),
+            "feature_extractor": keras.saving.serialize_keras_object(
+                self.feature_extractor
+            ),
+            "height": self.height,
+            "width": self.width,
+            "saliency": _saliency_config(zoom.saliency_kind, zoom._saliency_array),
+            "grid_shape": zoom.grid_shape,
+            "fwhm": zoom.fwhm,
+            "padding": zoom.padding,
+            "separable": zoom.separable,
+            "pad_to_multiple": self.pad_to_multiple,
+            "saliency_input_size": zoom.saliency_input_size,
+            "saliency_filters": zoom.saliency_filters,
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        for key in ("grid_shape", "saliency_input_size"):
+            if isinstance(config.get(key), list):
+                config[key] = tuple(config[key])
+        return cls(**config)
+
+
+@register_resizer("zoom")
+def _zoom(height, width, name="resizer", saliency="learned", **kwargs):
+    """Saliency-guided zoom (Learning to Zoom / FOVEA); learned saliency by
+    default, `saliency="uniform"` or a fixed array via kwargs."""
+    if "grid_shape" not in kwargs and (isinstance(saliency, str)):
+        kwargs["grid_shape"] = (
+            min(warp.GRID_SHAPE[0], height),
+            min(warp.GRID_SHAPE[1], width),
+        )
+    return Zoom(height, width, saliency=saliency, name=name, **kwargs)
