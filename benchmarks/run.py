@@ -25,6 +25,7 @@ BENCHMARKS = (
     "downsizenet_cost",
     "learned_resize",
     "downsizenet_accuracy",
+    "segmentation_dsrl",
 )
 
 
