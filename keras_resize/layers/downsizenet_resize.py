@@ -270,6 +270,8 @@ class DownsizeNetResize(PretrainedMixin, keras.layers.Layer):
         """The per-pixel interpolation coefficients, `(batch, h, w, K)`."""
         images, _ = as_image_batch(inputs)
         images = tf.cast(images, self.compute_dtype)
+        if not self.built:
+            self.build(images.shape)
         return self._coefficients(images)[0]
 
     def _coefficients(self, images):
