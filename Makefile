@@ -30,13 +30,11 @@ data-debian:
 
 # The demo: every fixed resize method on real photos and digit canvases, then
 # the learned-resizer comparison on a shortened schedule (1 seed, 3 epochs;
-# the full 3-seed figures come from `make bench`). Outputs in demo_outputs/.
-DEMO_COMPARE = --seeds 0 --train-size 800 --val-size 200 --test-size 1000 --epochs 3 \
-	--output-dir demo_outputs --runs-dir demo_outputs/runs
-
+# the full 3-seed figures come from `make bench`), then the best resizer
+# exported to SavedModel + TFLite (builtin ops only). Outputs in demo_outputs/.
 demo: $(STAMP)
 	$(BIN)/python -m keras_resize.demo
-	$(BIN)/python -m benchmarks.learned_resize $(DEMO_COMPARE)
+	$(BIN)/keras-resize compare
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q

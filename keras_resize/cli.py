@@ -88,8 +88,35 @@ def _compare(args, rest):
     from benchmarks import learned_resize
 
     argv = list(rest) if args.full else DEMO_COMPARE + list(rest)
-    learned_resize.main(argv)
+    if "--help" in argv or "-h" in argv:
+        learned_resize.main(argv)
+        return 0
+    results = learned_resize.main(argv)
+    if args.no_export:
+        return 0
+    parsed = learned_resize.add_arguments(argparse.ArgumentParser()).parse_args(argv)
+    output_dir = learned_resize.common.output_dir(parsed)
+    export_best(results, Path(output_dir) / "best_resizer")
     return 0
+
+
+def export_best(results, path):
+    """Export the comparison's best resizer (highest mean test accuracy) to
+    SavedModel + TFLite (builtin ops only) and print the report."""
+    import keras
+
+    import keras_resize
+    from benchmarks import learned_resize
+
+    summary = results["summary"]
+    best = max(summary, key=lambda name: summary[name]["test_accuracy_mean"] or 0)
+    layer = learned_resize._build_resizers(results["config"], results["runs"])[best]
+    size = results["config"]["input_size"]
+    inputs = keras.Input((size, size, 3), name="images")
+    model = keras.Model(inputs, layer(inputs))
+    accuracy = 100 * summary[best]["test_accuracy_mean"]
+    print(f"Best resizer: {best} ({accuracy:.1f} % test accuracy); exporting to {path}")
+    return keras_resize.export(model, path)
 
 
 # -- train ---------------------------------------------------------------------
@@ -319,6 +346,9 @@ def build_parser():
         "shows them).",
     )
     compare.add_argument("--full", action="store_true", help="3 seeds, 6 epochs")
+    compare.add_argument(
+        "--no-export", action="store_true", help="skip the TFLite export of the best"
+    )
     compare.set_defaults(handler=_compare)
 
     train = sub.add_parser(
@@ -395,8 +425,9 @@ def _split_passthrough(argv):
         return argv[: index + 2], argv[index + 2 :]
     if command == "compare":
         rest = argv[index + 1 :]
-        own = [a for a in rest if a == "--full"]
-        return argv[: index + 1] + own, [a for a in rest if a != "--full"]
+        mine = ("--full", "--no-export")
+        own = [a for a in rest if a in mine]
+        return argv[: index + 1] + own, [a for a in rest if a not in mine]
     return argv, []
 
 
