@@ -17,6 +17,7 @@ and seeds, trained with `training.classification`):
 Run with `python -m benchmarks.run --only downsizenet_accuracy`.
 """
 
+import json
 import os
 import shlex
 import shutil
@@ -67,6 +68,12 @@ def add_arguments(parser):
         "--no-transfer", action="store_true", help="skip the frozen-reuse stage"
     )
     parser.add_argument(
+        "--reuse-runs",
+        action="store_true",
+        help="reuse finished runs (their results.json) instead of retraining "
+        "them, e.g. to resume an interrupted benchmark",
+    )
+    parser.add_argument(
         "--no-ship",
         action="store_true",
         help="do not write the pretrained weights into saved_models/",
@@ -90,7 +97,9 @@ def _argv(config, label, seed, run_dir, verbose, extra=()):
     return argv + list(extra)
 
 
-def _train(config, labels, seeds, runs_dir, verbose, log, extra=(), stage="digits"):
+def _train(
+    config, labels, seeds, runs_dir, verbose, log, extra=(), stage="digits", reuse=False
+):
     from training import classification
 
     runs = []
@@ -98,8 +107,13 @@ def _train(config, labels, seeds, runs_dir, verbose, log, extra=(), stage="digit
         for seed in seeds:
             run_dir = runs_dir / stage / f"{label}_seed{seed}"
             argv = _argv(config, label, seed, run_dir, verbose, extra)
-            log(f"[{NAME}] {stage}: training {label} seed {seed}")
-            result = classification.run(classification.parse_args(argv))
+            previous = run_dir / "results.json"
+            if reuse and previous.exists():
+                log(f"[{NAME}] {stage}: reusing {previous}")
+                result = json.loads(previous.read_text())
+            else:
+                log(f"[{NAME}] {stage}: training {label} seed {seed}")
+                result = classification.run(classification.parse_args(argv))
             entry = {
                 "resizer": label,
                 "seed": seed,
@@ -195,11 +209,19 @@ def _ship(config, runs, command, log):
     return target
 
 
-def _transfer(config, weights, runs_dir, verbose, log):
+def _transfer(config, weights, runs_dir, verbose, log, reuse=False):
     """Second task: bilinear vs the frozen pretrained DownsizeNet."""
     extra = ["--canvas-source", "fashion_mnist"]
     runs = _train(
-        config, ["bilinear"], config["seeds"], runs_dir, verbose, log, extra, "fashion"
+        config,
+        ["bilinear"],
+        config["seeds"],
+        runs_dir,
+        verbose,
+        log,
+        extra,
+        "fashion",
+        reuse,
     )
     frozen = ["--resizer-weights", str(weights), "--freeze-resizer"]
     for seed in config["seeds"]:
@@ -212,6 +234,7 @@ def _transfer(config, weights, runs_dir, verbose, log):
             log,
             extra + frozen,
             "fashion",
+            reuse,
         )[0]
         run["resizer"] = "frozen-pretrained-downsizenet"
         runs.append(run)
@@ -296,7 +319,10 @@ def run(args, command=None, log=print):
     command = command or shlex.join(["python", "-m", f"benchmarks.{NAME}"])
     environment = common.environment()
     verbose = getattr(args, "verbose", 2)
-    runs = _train(config, config["resizers"], config["seeds"], runs_dir, verbose, log)
+    reuse = getattr(args, "reuse_runs", False)
+    runs = _train(
+        config, config["resizers"], config["seeds"], runs_dir, verbose, log, reuse=reuse
+    )
     summary = family._summarise(runs, config["resizers"])
     transfer_runs, transfer_summary = [], {}
     if not args.no_transfer and PRETRAINED_VARIANT in config["resizers"]:
@@ -311,7 +337,7 @@ def run(args, command=None, log=print):
             )
         else:
             weights = _ship(config, runs, command, log)
-        transfer_runs = _transfer(config, weights, runs_dir, verbose, log)
+        transfer_runs = _transfer(config, weights, runs_dir, verbose, log, reuse)
         transfer_summary = family._summarise(
             transfer_runs, ["bilinear", "frozen-pretrained-downsizenet"]
         )
