@@ -23,6 +23,7 @@ import time
 BENCHMARKS = (
     "resize_speed",
     "downsizenet_cost",
+    "zoom_speed",
     "learned_resize",
     "downsizenet_accuracy",
     "segmentation_dsrl",
