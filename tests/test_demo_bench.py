@@ -3,6 +3,8 @@
 import json
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -67,3 +69,44 @@ def test_resize_benchmark_quick_writes_results(tmp_path, monkeypatch):
     assert all(isinstance(t["met"], bool) for t in data["targets"])
     markdown = (tmp_path / "resize_speed.md").read_text()
     assert "| bilinear |" in markdown and "python -m benchmarks.run" in markdown
+
+
+@pytest.mark.large  # compiles eight XLA-fused functions: ~40 s alone
+def test_zoom_speed_quick_writes_results(tmp_path, monkeypatch):
+    monkeypatch.syspath_prepend(str(ROOT))
+    from benchmarks import run
+
+    run.main(["--only", "zoom_speed", "--quick", "--output-dir", str(tmp_path),
+              "--rounds", "1"])  # fmt: skip
+    data = json.loads((tmp_path / "zoom_speed.json").read_text())
+    names = [row["name"] for row in data["rows"]]
+    assert names[0] == "tf.image.resize bilinear" and len(names) == 8
+    assert data["rows"][0]["ratio_to_tf_resize"] == 1.0
+    assert len(data["targets"]) == 2
+    assert "Zoom fixed separable" in (tmp_path / "zoom_speed.md").read_text()
+
+
+def test_segmentation_benchmark_summary_and_markdown(monkeypatch):
+    monkeypatch.syspath_prepend(str(ROOT))
+    from benchmarks import segmentation_dsrl as bench
+
+    runs = [
+        {"variant": v, "seed": s, "test_mean_iou": m + 0.01 * s,
+         "test_per_class_iou": [m] * 11, "test_pixel_accuracy": 0.9,
+         "train_images_per_sec": 10.0, "training_params": 5, "inference_params": 4}
+        for v, m in (("bilinear", 0.5), ("dsrl", 0.52)) for s in range(3)
+    ]  # fmt: skip
+    summary = bench._summarise(runs, ("bilinear", "dsrl"))
+    assert summary["dsrl"]["test_mean_iou_mean"] == pytest.approx(0.53)
+    assert summary["bilinear"]["test_mean_iou_std"] == pytest.approx(0.01)
+    (target,) = bench._targets(summary)
+    assert target["met"] and target["margin"] == pytest.approx(0.02)
+    summary["dsrl"]["test_mean_iou_mean"] = 0.515
+    assert not bench._targets(summary)[0]["met"]
+    results = {
+        "config": bench.FULL, "environment": {}, "summary": summary,
+        "targets": bench._targets(summary), "total_time_s": 60.0,
+        "command": "python -m benchmarks.segmentation_dsrl", "figure": None,
+    }  # fmt: skip
+    markdown = bench.to_markdown(results)
+    assert "(d) SSSR + SISR + FA" in markdown and "NOT MET" in markdown
