@@ -27,6 +27,7 @@ BENCHMARKS = (
     "learned_resize",
     "downsizenet_accuracy",
     "segmentation_dsrl",
+    "detection_lzu",
 )
 
 
