@@ -303,6 +303,7 @@ def test_training_iqa_end_to_end_on_fixture(tmp_path):
         iqa.parse_args(["--output-dir", str(output)])  # no data source
 
 
+@pytest.mark.large  # ~25 s alone: a subprocess with 2 logical CPUs (classification covers mirrored by default)
 def test_training_iqa_mirrored_with_partial_batches(tmp_path):
     """Two logical CPUs (a fresh process): val/test sizes that leave partial
     batches must neither crash nor lose test images."""
