@@ -29,6 +29,8 @@ def _check_quantize(quantize):
     if quantize is not None:
         check_choice("quantize", quantize, QUANTIZATIONS[1:])
     return quantize
+
+
 SIGNATURE = "serving_default"
 SAVED_MODEL_DIR = "saved_model"
 TFLITE_FILE = "model.tflite"
