@@ -10,7 +10,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-RESULTS_DIR = Path(__file__).resolve().parent / "results"
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS_DIR = ROOT / "benchmarks" / "results"
+RUNS_DIR = ROOT / "runs" / "benchmarks"
 
 
 def output_dir(args):
@@ -19,6 +21,47 @@ def output_dir(args):
     if getattr(args, "output_dir", None) is not None:
         return Path(args.output_dir)
     return RESULTS_DIR / "quick" if getattr(args, "quick", False) else RESULTS_DIR
+
+
+def add_runs_arguments(parser, name):
+    """`--runs-dir` and `--reuse-runs`, shared by the benchmarks that train."""
+    parser.add_argument(
+        "--runs-dir",
+        type=Path,
+        help=(
+            "training run folders (checkpoints, logs, results.json; default "
+            f"runs/benchmarks/{name}, or OUTPUT_DIR/{name}_runs with --quick)"
+        ),
+    )
+    parser.add_argument(
+        "--reuse-runs",
+        action="store_true",
+        help="reuse finished runs (their results.json) instead of retraining "
+        "them, e.g. to resume an interrupted benchmark",
+    )
+    return parser
+
+
+def runs_dir(args, output_dir, name):
+    """`--runs-dir`, else `OUTPUT_DIR/NAME_runs` for `--quick` (a smoke run
+    never mixes with the full runs), else `runs/benchmarks/NAME`."""
+    if getattr(args, "runs_dir", None):
+        return Path(args.runs_dir)
+    if getattr(args, "quick", False):
+        return Path(output_dir) / f"{name}_runs"
+    return RUNS_DIR / name
+
+
+def train_or_reuse(run_dir, script, argv, args, log, what):
+    """Runs a training script (`script.run(script.parse_args(argv))`, which
+    writes `run_dir/results.json`) and returns its results, or, with
+    `--reuse-runs`, the results of a finished run in `run_dir`."""
+    previous = Path(run_dir) / "results.json"
+    if getattr(args, "reuse_runs", False) and previous.exists():
+        log(f"reusing {what}: {previous}")
+        return json.loads(previous.read_text())
+    log(f"training {what}")
+    return script.run(script.parse_args(argv))
 
 
 def write_outputs(output_dir, name, results, to_markdown, log=print):

@@ -32,13 +32,10 @@ import os
 import shlex
 import statistics
 import time
-from pathlib import Path
 
 from benchmarks import common
 
 NAME = "detection_lzu"
-ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_RUNS_DIR = ROOT / "runs" / "benchmarks" / NAME
 FRONT_ENDS = ("uniform", "fovea", "lzu")
 LABELS = {
     "uniform": "uniform (bilinear)",
@@ -84,7 +81,7 @@ QUICK = {
 def add_arguments(parser):
     parser.add_argument("--quick", action="store_true", help="smoke-test sizes")
     parser.add_argument("--output-dir", help="results folder")
-    parser.add_argument("--runs-dir", help="training runs folder")
+    common.add_runs_arguments(parser, NAME)
     parser.add_argument("--seeds", type=int, nargs="+")
     parser.add_argument("--scales", type=float, nargs="+")
     parser.add_argument("--epochs", type=int)
@@ -253,11 +250,7 @@ def run(args, command=None, log=print):
     config = _config(args)
     output_dir = common.output_dir(args)
     output_dir.mkdir(parents=True, exist_ok=True)
-    runs_dir = (
-        Path(args.runs_dir)
-        if getattr(args, "runs_dir", None)
-        else (output_dir / f"{NAME}_runs" if args.quick else DEFAULT_RUNS_DIR)
-    )
+    runs_dir = common.runs_dir(args, output_dir, NAME)
     command = command or shlex.join(["python", "-m", f"benchmarks.{NAME}"])
     environment = common.environment()
     runs = []
@@ -270,9 +263,15 @@ def run(args, command=None, log=print):
         for front_end in config["front_ends"]:
             for seed in config["seeds"]:
                 run_dir = runs_dir / f"{front_end}_scale{scale:g}_seed{seed}"
-                log(f"[{NAME}] training {front_end} at {scale:g}x, seed {seed}")
                 argv = _argv(config, front_end, scale, seed, run_dir, args.verbose)
-                result = detection.run(detection.parse_args(argv))
+                result = common.train_or_reuse(
+                    run_dir,
+                    detection,
+                    argv,
+                    args,
+                    log,
+                    f"[{NAME}] {front_end} at {scale:g}x, seed {seed}",
+                )
                 runs.append(
                     {"front_end": front_end, "scale": scale, "seed": seed,
                      "run_dir": str(run_dir)}

@@ -17,7 +17,6 @@ and seeds, trained with `training.classification`):
 Run with `python -m benchmarks.run --only downsizenet_accuracy`.
 """
 
-import json
 import os
 import shlex
 import shutil
@@ -28,7 +27,6 @@ from benchmarks import common
 from benchmarks import learned_resize as family
 
 NAME = "downsizenet_accuracy"
-DEFAULT_RUNS_DIR = family.ROOT / "runs" / "benchmarks" / NAME
 PRETRAINED_NAME = "downsizenet-digits-4x"
 PRETRAINED_VARIANT = "downsizenet-bilinear-2"
 
@@ -68,12 +66,6 @@ def add_arguments(parser):
         "--no-transfer", action="store_true", help="skip the frozen-reuse stage"
     )
     parser.add_argument(
-        "--reuse-runs",
-        action="store_true",
-        help="reuse finished runs (their results.json) instead of retraining "
-        "them, e.g. to resume an interrupted benchmark",
-    )
-    parser.add_argument(
         "--no-ship",
         action="store_true",
         help="do not write the pretrained weights into saved_models/",
@@ -97,23 +89,22 @@ def _argv(config, label, seed, run_dir, verbose, extra=()):
     return argv + list(extra)
 
 
-def _train(
-    config, labels, seeds, runs_dir, verbose, log, extra=(), stage="digits", reuse=False
-):
+def _train(config, labels, seeds, runs_dir, args, log, extra=(), stage="digits"):
     from training import classification
 
     runs = []
     for label in labels:
         for seed in seeds:
             run_dir = runs_dir / stage / f"{label}_seed{seed}"
-            argv = _argv(config, label, seed, run_dir, verbose, extra)
-            previous = run_dir / "results.json"
-            if reuse and previous.exists():
-                log(f"[{NAME}] {stage}: reusing {previous}")
-                result = json.loads(previous.read_text())
-            else:
-                log(f"[{NAME}] {stage}: training {label} seed {seed}")
-                result = classification.run(classification.parse_args(argv))
+            argv = _argv(config, label, seed, run_dir, args.verbose, extra)
+            result = common.train_or_reuse(
+                run_dir,
+                classification,
+                argv,
+                args,
+                log,
+                f"[{NAME}] {stage}: {label} seed {seed}",
+            )
             entry = {
                 "resizer": label,
                 "seed": seed,
@@ -209,7 +200,7 @@ def _ship(config, runs, command, log):
     return target
 
 
-def _transfer(config, weights, runs_dir, verbose, log, reuse=False):
+def _transfer(config, weights, runs_dir, args, log):
     """Second task: bilinear vs the frozen pretrained DownsizeNet."""
     extra = ["--canvas-source", "fashion_mnist"]
     runs = _train(
@@ -217,11 +208,10 @@ def _transfer(config, weights, runs_dir, verbose, log, reuse=False):
         ["bilinear"],
         config["seeds"],
         runs_dir,
-        verbose,
+        args,
         log,
         extra,
         "fashion",
-        reuse,
     )
     frozen = ["--resizer-weights", str(weights), "--freeze-resizer"]
     for seed in config["seeds"]:
@@ -230,11 +220,10 @@ def _transfer(config, weights, runs_dir, verbose, log, reuse=False):
             [PRETRAINED_VARIANT],
             [seed],
             runs_dir,
-            verbose,
+            args,
             log,
             extra + frozen,
             "fashion",
-            reuse,
         )[0]
         run["resizer"] = "frozen-pretrained-downsizenet"
         runs.append(run)
@@ -310,19 +299,11 @@ def run(args, command=None, log=print):
     start = time.perf_counter()
     config = _config(args)
     output_dir = common.output_dir(args)
-    runs_dir = (
-        Path(args.runs_dir)
-        if args.runs_dir
-        else (output_dir / f"{NAME}_runs" if args.quick else DEFAULT_RUNS_DIR)
-    )
+    runs_dir = common.runs_dir(args, output_dir, NAME)
     output_dir.mkdir(parents=True, exist_ok=True)
     command = command or shlex.join(["python", "-m", f"benchmarks.{NAME}"])
     environment = common.environment()
-    verbose = getattr(args, "verbose", 2)
-    reuse = getattr(args, "reuse_runs", False)
-    runs = _train(
-        config, config["resizers"], config["seeds"], runs_dir, verbose, log, reuse=reuse
-    )
+    runs = _train(config, config["resizers"], config["seeds"], runs_dir, args, log)
     summary = family._summarise(runs, config["resizers"])
     transfer_runs, transfer_summary = [], {}
     if not args.no_transfer and PRETRAINED_VARIANT in config["resizers"]:
@@ -337,7 +318,7 @@ def run(args, command=None, log=print):
             )
         else:
             weights = _ship(config, runs, command, log)
-        transfer_runs = _transfer(config, weights, runs_dir, verbose, log, reuse)
+        transfer_runs = _transfer(config, weights, runs_dir, args, log)
         transfer_summary = family._summarise(
             transfer_runs, ["bilinear", "frozen-pretrained-downsizenet"]
         )

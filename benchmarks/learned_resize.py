@@ -42,8 +42,6 @@ from pathlib import Path
 from benchmarks import common
 
 NAME = "learned_resize"
-ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_RUNS_DIR = ROOT / "runs" / "benchmarks" / NAME
 
 RESIZERS = ("bilinear", "area", "antialias", "learned")
 FIXED = ("bilinear", "area", "antialias")
@@ -125,14 +123,7 @@ def add_arguments(parser):
         type=Path,
         help=f"where to write {NAME}.json/.md/.png (default benchmarks/results)",
     )
-    parser.add_argument(
-        "--runs-dir",
-        type=Path,
-        help=(
-            "training run folders (checkpoints, logs; default runs/benchmarks/"
-            f"{NAME}, or OUTPUT_DIR/{NAME}_runs with --quick)"
-        ),
-    )
+    common.add_runs_arguments(parser, NAME)
     parser.add_argument(
         "--resizers",
         nargs="+",
@@ -174,12 +165,6 @@ def _config(args):
     config["resizers"] = tuple(getattr(args, "resizers", None) or RESIZERS)
     config["seeds"] = tuple(config["seeds"])
     return config
-
-
-def _runs_dir(args, output_dir):
-    if getattr(args, "runs_dir", None) is not None:
-        return Path(args.runs_dir)
-    return output_dir / f"{NAME}_runs" if args.quick else DEFAULT_RUNS_DIR
 
 
 def _training_argv(config, resizer, seed, run_dir, verbose):
@@ -249,16 +234,22 @@ KEPT = (
 )
 
 
-def _train_all(config, runs_dir, verbose, log):
+def _train_all(config, runs_dir, args, log):
     from training import classification
 
     runs = []
     for resizer in config["resizers"]:
         for seed in config["seeds"]:
             run_dir = runs_dir / f"{resizer}_seed{seed}"
-            argv = _training_argv(config, resizer, seed, run_dir, verbose)
-            log(f"[{NAME}] training {resizer} seed {seed}")
-            result = classification.run(classification.parse_args(argv))
+            argv = _training_argv(config, resizer, seed, run_dir, args.verbose)
+            result = common.train_or_reuse(
+                run_dir,
+                classification,
+                argv,
+                args,
+                log,
+                f"[{NAME}] {resizer} seed {seed}",
+            )
             entry = {"resizer": resizer, "seed": seed, "run_dir": str(run_dir)}
             entry.update({k: result.get(k) for k in KEPT})
             runs.append(entry)
@@ -597,13 +588,13 @@ def run(args, command=None, log=print):
     start = time.perf_counter()
     config = _config(args)
     output_dir = common.output_dir(args)
-    runs_dir = _runs_dir(args, output_dir)
+    runs_dir = common.runs_dir(args, output_dir, NAME)
     output_dir.mkdir(parents=True, exist_ok=True)
     environment = common.environment()
     if getattr(args, "reevaluate", False):
         runs = _reevaluate_all(config, runs_dir, log)
     else:
-        runs = _train_all(config, runs_dir, getattr(args, "verbose", 2), log)
+        runs = _train_all(config, runs_dir, args, log)
     layers = _build_resizers(config, runs)
     latency = measure_latency(layers, config)
     environment["load_average_after"] = (

@@ -29,8 +29,6 @@ from pathlib import Path
 from benchmarks import common
 
 NAME = "segmentation_dsrl"
-ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_RUNS_DIR = ROOT / "runs" / "benchmarks" / NAME
 VARIANTS = ("bilinear", "sssr", "sssr_sisr", "dsrl")
 LABELS = {
     "bilinear": "(a) bilinear upsampling",
@@ -67,7 +65,7 @@ QUICK = {
 def add_arguments(parser):
     parser.add_argument("--quick", action="store_true", help="smoke-test sizes")
     parser.add_argument("--output-dir", help="results folder")
-    parser.add_argument("--runs-dir", help="training runs folder")
+    common.add_runs_arguments(parser, NAME)
     parser.add_argument("--seeds", type=int, nargs="+")
     parser.add_argument("--epochs", type=int)
     parser.add_argument("--train-size", type=int)
@@ -213,20 +211,22 @@ def run(args, command=None, log=print):
     config = _config(args)
     output_dir = common.output_dir(args)
     output_dir.mkdir(parents=True, exist_ok=True)
-    runs_dir = (
-        Path(args.runs_dir)
-        if getattr(args, "runs_dir", None)
-        else (output_dir / f"{NAME}_runs" if args.quick else DEFAULT_RUNS_DIR)
-    )
+    runs_dir = common.runs_dir(args, output_dir, NAME)
     command = command or shlex.join(["python", "-m", f"benchmarks.{NAME}"])
     environment = common.environment()
     runs = []
     for variant in config["variants"]:
         for seed in config["seeds"]:
             run_dir = runs_dir / f"{variant}_seed{seed}"
-            log(f"[{NAME}] training {variant} seed {seed}")
             argv = _argv(config, variant, seed, run_dir, args.verbose)
-            result = segmentation.run(segmentation.parse_args(argv))
+            result = common.train_or_reuse(
+                run_dir,
+                segmentation,
+                argv,
+                args,
+                log,
+                f"[{NAME}] {variant} seed {seed}",
+            )
             kept = (
                 "test_mean_iou", "test_per_class_iou", "test_pixel_accuracy",
                 "val_mean_iou", "train_images_per_sec", "training_params",

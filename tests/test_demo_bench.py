@@ -110,3 +110,48 @@ def test_segmentation_benchmark_summary_and_markdown(monkeypatch):
     }  # fmt: skip
     markdown = bench.to_markdown(results)
     assert "(d) SSSR + SISR + FA" in markdown and "NOT MET" in markdown
+
+
+def test_runs_dir_and_reuse(tmp_path, monkeypatch):
+    import argparse
+
+    monkeypatch.syspath_prepend(str(ROOT))
+    from benchmarks import common
+
+    parser = common.add_runs_arguments(argparse.ArgumentParser(), "name")
+    args = parser.parse_args([])
+    assert common.runs_dir(args, tmp_path, "name") == common.RUNS_DIR / "name"
+    args.quick = True
+    assert common.runs_dir(args, tmp_path, "name") == tmp_path / "name_runs"
+    args = parser.parse_args(["--runs-dir", str(tmp_path / "mine"), "--reuse-runs"])
+    assert common.runs_dir(args, tmp_path, "name") == tmp_path / "mine"
+
+    class Script:
+        calls = []
+
+        @staticmethod
+        def parse_args(argv):
+            return list(argv)
+
+        @staticmethod
+        def run(parsed):
+            Script.calls.append(parsed)
+            return {"trained": parsed}
+
+    logged = []
+    run_dir = tmp_path / "run"
+    # No finished run yet: trains, even with --reuse-runs.
+    assert common.train_or_reuse(run_dir, Script, ["a"], args, logged.append, "x") == {
+        "trained": ["a"]
+    }
+    run_dir.mkdir()
+    (run_dir / "results.json").write_text(json.dumps({"reused": 1}))
+    assert common.train_or_reuse(run_dir, Script, ["b"], args, logged.append, "x") == {
+        "reused": 1
+    }
+    assert Script.calls == [["a"]]
+    assert logged[0].startswith("training x") and logged[1].startswith("reusing x")
+    # Without --reuse-runs a finished run is trained again.
+    args.reuse_runs = False
+    common.train_or_reuse(run_dir, Script, ["c"], args, logged.append, "x")
+    assert Script.calls == [["a"], ["c"]]

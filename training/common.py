@@ -1214,22 +1214,18 @@ def format_metric(results, key, spec=".4f"):
     return "n/a" if value is None else format(value, spec)
 
 
-def run_results(args, strategy, steps_per_epoch, train_examples, history, throughput):
-    """The results entries every run reports: its configuration and training.
+def training_results(
+    args, strategy, steps_per_epoch, train_examples, history, throughput
+):
+    """The results entries every training script reports about its training.
 
-    Keys: `resizer`, `resizer_kwargs`, `backbone`, `input_size`,
-    `image_size`, `seed`, `num_replicas`, `strategy`, `global_batch_size`,
+    Keys: `seed`, `num_replicas`, `strategy`, `global_batch_size`,
     `steps_per_epoch`, `epochs`, `epochs_run`, `train_examples`,
     `train_images_per_sec` (of `throughput`, `None` if not measured) and
     `history` (the per-epoch logs of `history`).
     """
     hist = history.history
     return {
-        "resizer": args.resizer,
-        "resizer_kwargs": args.resizer_kwargs,
-        "backbone": args.backbone,
-        "input_size": args.input_size,
-        "image_size": args.image_size,
         "seed": args.seed,
         "num_replicas": int(strategy.num_replicas_in_sync),
         "strategy": args.strategy,
@@ -1241,6 +1237,32 @@ def run_results(args, strategy, steps_per_epoch, train_examples, history, throug
         "train_images_per_sec": finite_or_none(throughput.images_per_sec),
         "history": {k: [float(x) for x in v] for k, v in hist.items()},
     }
+
+
+def run_results(args, strategy, steps_per_epoch, train_examples, history, throughput):
+    """`training_results(...)` plus the resizer entries of the classification
+    and IQA scripts: `resizer`, `resizer_kwargs`, `backbone`, `input_size`
+    and `image_size`."""
+    return {
+        "resizer": args.resizer,
+        "resizer_kwargs": args.resizer_kwargs,
+        "backbone": args.backbone,
+        "input_size": args.input_size,
+        "image_size": args.image_size,
+        **training_results(
+            args, strategy, steps_per_epoch, train_examples, history, throughput
+        ),
+    }
+
+
+def write_run(args, results, start, summary_line):
+    """Adds `wall_time_s` (since the `time.perf_counter()` value `start`),
+    writes `--output-dir/results.json` (`write_results`, with `args`),
+    prints `summary_line(payload)` and returns the dict written."""
+    results["wall_time_s"] = time.perf_counter() - start
+    payload = write_results(os.path.join(args.output_dir, RESULTS_FILE), results, args)
+    print(summary_line(payload), flush=True)
+    return payload
 
 
 def finish_run(model, args, results, start, summary_line):
@@ -1255,7 +1277,4 @@ def finish_run(model, args, results, start, summary_line):
         The dict written.
     """
     results.update(measure_resizer(model, args))
-    results["wall_time_s"] = time.perf_counter() - start
-    payload = write_results(os.path.join(args.output_dir, RESULTS_FILE), results, args)
-    print(summary_line(payload), flush=True)
-    return payload
+    return write_run(args, results, start, summary_line)

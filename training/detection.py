@@ -1341,7 +1341,6 @@ def run(args):
         results[f"{name}_per_class_AP"] = [common.finite_or_none(v) for v in per_class]
         results[f"{name}_images_per_sec"] = common.finite_or_none(rate)
     area_scale = args.area_scale or coco_metrics.area_scale_for(args.input_size)
-    hist = history.history
     results.update(
         {
             "dataset": args.dataset,
@@ -1353,19 +1352,14 @@ def run(args):
             "fwhm": args.fwhm,
             "area_ranges": coco_metrics.area_ranges(area_scale),
             "prior_max_over_min": float(prior.max() / prior.min()),
-            "seed": args.seed,
-            "epochs": args.epochs,
-            "epochs_run": len(hist.get("loss", [])),
-            "steps_per_epoch": steps,
-            "global_batch_size": args.batch_size,
-            "num_replicas": int(strategy.num_replicas_in_sync),
-            "strategy": args.strategy,
-            "train_examples": info["train_examples"],
-            "train_images_per_sec": common.finite_or_none(throughput.images_per_sec),
             "detector_params": int(detector.count_params()),
             "backbone_params": int(detector.backbone.count_params()),
-            "history": {k: [float(v) for v in vals] for k, vals in hist.items()},
         }
+    )
+    results.update(
+        common.training_results(
+            args, strategy, steps, info["train_examples"], history, throughput
+        )
     )
     if not args.no_figure:
         results["figure"] = str(
@@ -1377,12 +1371,7 @@ def run(args):
                 score_threshold=args.adaptive_score_threshold,
             )
         )
-    results["wall_time_s"] = time.perf_counter() - start
-    payload = common.write_results(
-        os.path.join(args.output_dir, common.RESULTS_FILE), results, args
-    )
-    print(summary_line(payload), flush=True)
-    return payload
+    return common.write_run(args, results, start, summary_line)
 
 
 def summary_line(results):

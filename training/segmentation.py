@@ -561,25 +561,20 @@ def run(args):
         results[f"{name}_mean_iou"] = mean
         results[f"{name}_per_class_iou"] = [float(v) for v in per_class]
         results[f"{name}_pixel_accuracy"] = accuracy
-    hist = history.history
     results.update(
         {
             "dataset": args.dataset,
             "num_classes": num_classes,
             "label_size": list(args.label_size),
             "factor": args.factor,
-            "seed": args.seed,
-            "epochs": args.epochs,
-            "steps_per_epoch": steps,
-            "global_batch_size": args.batch_size,
-            "num_replicas": int(strategy.num_replicas_in_sync),
-            "strategy": args.strategy,
-            "train_examples": info["train_examples"],
-            "train_images_per_sec": common.finite_or_none(throughput.images_per_sec),
             "training_params": int(model.count_params()),
             "inference_params": int(inference.count_params()),
-            "history": {k: [float(v) for v in vals] for k, vals in hist.items()},
         }
+    )
+    results.update(
+        common.training_results(
+            args, strategy, steps, info["train_examples"], history, throughput
+        )
     )
     if not args.no_figure:
         results["figure"] = str(
@@ -587,12 +582,7 @@ def run(args):
                 model, splits["test"], os.path.join(args.output_dir, "predictions.png")
             )
         )
-    results["wall_time_s"] = time.perf_counter() - start
-    payload = common.write_results(
-        os.path.join(args.output_dir, common.RESULTS_FILE), results, args
-    )
-    print(summary_line(payload), flush=True)
-    return payload
+    return common.write_run(args, results, start, summary_line)
 
 
 def summary_line(results):
