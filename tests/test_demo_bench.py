@@ -112,6 +112,40 @@ def test_segmentation_benchmark_summary_and_markdown(monkeypatch):
     assert "(d) SSSR + SISR + FA" in markdown and "NOT MET" in markdown
 
 
+def test_detection_benchmark_summary_targets_markdown_and_plot(tmp_path, monkeypatch):
+    monkeypatch.syspath_prepend(str(ROOT))
+    from benchmarks import detection_lzu as bench
+
+    aps = {"uniform": 0.20, "fovea": 0.23, "lzu": 0.22}
+    runs = [
+        {"front_end": f, "scale": scale, "seed": s,
+         "train_images_per_sec": 10.0, "wall_time_s": 60.0, "detector_params": 7}
+        | {f"test_{m}": aps[f] * scale + 0.01 * s for m in bench.METRICS}
+        for scale in (0.25, 0.5) for f in bench.FRONT_ENDS for s in range(2)
+    ]  # fmt: skip
+    config = dict(bench.FULL, front_ends=bench.FRONT_ENDS)
+    summary = bench._summarise(runs, config)
+    assert len(summary) == 6
+    lzu = next(r for r in summary if r["front_end"] == "lzu" and r["scale"] == 0.5)
+    assert lzu["AP_mean"] == pytest.approx(0.115) and lzu["seeds"] == 2
+    assert lzu["AP_per_seed"] == pytest.approx([0.11, 0.12])
+    targets = {t["target"]: t for t in bench._targets(summary)}
+    assert targets["LZU beats uniform AP at 0.5x"]["met"]
+    assert targets["LZU beats uniform AP at 0.5x"]["margin"] == pytest.approx(0.01)
+    assert not targets["LZU AP >= FOVEA AP at 0.25x"]["met"]
+    results = {
+        "config": config, "environment": {"cpu_usable": 2, "tensorflow": "x"},
+        "summary": summary, "targets": bench._targets(summary),
+        "total_time_s": 60.0, "command": "python -m benchmarks.detection_lzu",
+    }  # fmt: skip
+    results["figure"] = str(bench.plot(results, tmp_path / "detection_lzu.png"))
+    assert (tmp_path / "detection_lzu.png").read_bytes()[:4] == b"\x89PNG"
+    markdown = bench.to_markdown(results)
+    assert "one class: digit" in markdown and "NOT MET" in markdown
+    assert "| 0.5x | LZU (zoom, unzoom features) | 11.5 +- 0.7 |" in markdown
+    assert "![AP per front end](detection_lzu.png)" in markdown
+
+
 def test_runs_dir_and_reuse(tmp_path, monkeypatch):
     import argparse
 

@@ -355,6 +355,22 @@ def test_band_layout_puts_the_digits_in_the_middle_rows():
     assert rows[4] > 2 * rows[0]  # the prior peaks on the band
 
 
+def test_class_agnostic_makes_one_class_and_keeps_the_padding():
+    argv = ["--input-size", "64", "--scale", "0.5", "--digit-size", "8", "24",
+            "--num-digits", "1", "3",
+            "--train-size", "8", "--val-size", "4", "--test-size", "4",
+            "--output-dir", "/tmp/unused"]  # fmt: skip
+    splits, info = detection.make_datasets(detection.parse_args(argv))
+    agnostic, one = detection.make_datasets(
+        detection.parse_args(argv + ["--class-agnostic"])
+    )
+    assert info["num_classes"] == 10 and one["num_classes"] == 1
+    many = np.stack([t["labels"].numpy() for _, t in splits["test"]])
+    single = np.stack([t["labels"].numpy() for _, t in agnostic["test"]])
+    assert (many > 0).sum() >= 1 and (many < 0).sum() >= 1  # digits and padding
+    np.testing.assert_array_equal(single, np.where(many >= 0, 0, many))
+
+
 # ----------------------------------------------------------------------------
 # TFDS loaders.
 

@@ -264,6 +264,11 @@ def parse_args(argv=None):
     )
     group.add_argument("--data-seed", type=int, default=0, help="digits")
     group.add_argument(
+        "--class-agnostic",
+        action="store_true",
+        help="one class for every object (detect digits, not which digit)",
+    )
+    group.add_argument(
         "--max-boxes", type=int, default=None, help="padded boxes per image"
     )
     group.add_argument("--data-dir", default=None, help="TFDS data folder")
@@ -560,6 +565,13 @@ def _tfds(args):
     return out, info
 
 
+def _one_class(image, targets):
+    """Every object's label becomes 0 (padding stays -1)."""
+    labels = targets["labels"]
+    labels = tf.where(labels >= 0, tf.zeros_like(labels), labels)
+    return image, {**targets, "labels": labels}
+
+
 def make_datasets(args):
     """`(splits, info)`: unbatched `{"train", "val", "test"}` datasets of
     `(image, {"boxes", "labels", "crowd", "ignore"})` at full resolution
@@ -576,6 +588,9 @@ def make_datasets(args):
         splits, info = _digits(args)
     else:
         splits, info = _tfds(args)
+    if args.class_agnostic:
+        splits = {name: split.map(_one_class) for name, split in splits.items()}
+        info["num_classes"] = 1
     steps = args.steps_per_epoch
     if steps is None:
         if not info["train_examples"]:
