@@ -30,6 +30,7 @@ from keras_resize.ops.validation import (
     resized_shape,
     static_or_dynamic_shape,
 )
+from keras_resize.pretrained import PretrainedMixin
 
 SALIENCY_SOURCES = ("uniform", "learned")
 
@@ -84,7 +85,7 @@ def _check_optional_size(name, value):
 
 
 @keras.saving.register_keras_serializable(package="keras_resize")
-class Zoom(keras.layers.Layer):
+class Zoom(PretrainedMixin, keras.layers.Layer):
     """Saliency-guided zoom: resample an image densely where it matters.
 
     The attraction-kernel warp of Learning to Zoom with FOVEA's separable
