@@ -91,6 +91,12 @@ def add_arguments(parser):
     parser.add_argument("--quick", action="store_true", help="smoke-test sizes")
     parser.add_argument("--output-dir", help="results folder")
     common.add_runs_arguments(parser, NAME)
+    parser.add_argument(
+        "--finished-only",
+        action="store_true",
+        help="train nothing: summarise the finished runs in --runs-dir among "
+        "the configurations asked for (e.g. more seeds at one scale)",
+    )
     parser.add_argument("--seeds", type=int, nargs="+")
     parser.add_argument("--scales", type=float, nargs="+")
     parser.add_argument("--epochs", type=int)
@@ -314,6 +320,11 @@ def run(args, command=None, log=print):
         for front_end in config["front_ends"]:
             for seed in config["seeds"]:
                 run_dir = runs_dir / f"{front_end}_scale{scale:g}_seed{seed}"
+                if getattr(args, "finished_only", False):
+                    if not (run_dir / "results.json").exists():
+                        log(f"[{NAME}] not run: {run_dir.name}")
+                        continue
+                    args.reuse_runs = True
                 argv = _argv(config, front_end, scale, seed, run_dir, args.verbose)
                 result = common.train_or_reuse(
                     run_dir,

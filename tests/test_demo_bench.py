@@ -1,5 +1,6 @@
 """Smoke tests for `make demo` and `make bench` (quick modes, tiny inputs)."""
 
+import argparse
 import json
 from pathlib import Path
 
@@ -146,9 +147,45 @@ def test_detection_benchmark_summary_targets_markdown_and_plot(tmp_path, monkeyp
     assert "![AP per front end](detection_lzu.png)" in markdown
 
 
-def test_runs_dir_and_reuse(tmp_path, monkeypatch):
-    import argparse
+def test_detection_benchmark_finished_only_summarises_what_exists(
+    tmp_path, monkeypatch
+):
+    monkeypatch.syspath_prepend(str(ROOT))
+    from benchmarks import detection_lzu as bench
 
+    runs_dir = tmp_path / "runs"
+    finished = [
+        ("uniform", 0.25, 0),
+        ("lzu", 0.25, 0),
+        ("lzu", 0.25, 1),
+        ("lzu", 0.5, 0),
+    ]
+    for front_end, scale, seed in finished:
+        run_dir = runs_dir / f"{front_end}_scale{scale:g}_seed{seed}"
+        run_dir.mkdir(parents=True)
+        result = {f"test_{m}": 0.1 + seed / 10 for m in bench.METRICS} | {
+            "train_images_per_sec": 5.0,
+            "wall_time_s": 9.0,
+            "detector_params": 3,
+        }
+        (run_dir / "results.json").write_text(json.dumps(result))
+    logged = []
+    parser = bench.add_arguments(argparse.ArgumentParser())
+    args = parser.parse_args(
+        ["--finished-only", "--runs-dir", str(runs_dir), "--output-dir",
+         str(tmp_path / "out"), "--seeds", "0", "1"]
+    )  # fmt: skip
+    results = bench.run(args, command="cmd", log=logged.append)
+    assert len(results["runs"]) == 4  # nothing was trained
+    assert sum(line.startswith("[detection_lzu] not run") for line in logged) == 8
+    rows = {(r["front_end"], r["scale"]): r for r in results["summary"]}
+    assert rows[("lzu", 0.25)]["seeds"] == 2
+    assert rows[("lzu", 0.25)]["AP_mean"] == pytest.approx(0.15)
+    assert ("fovea", 0.25) not in rows
+    assert (tmp_path / "out" / "detection_lzu.png").exists()
+
+
+def test_runs_dir_and_reuse(tmp_path, monkeypatch):
     monkeypatch.syspath_prepend(str(ROOT))
     from benchmarks import common
 
