@@ -6,6 +6,7 @@ import json
 import os
 import platform
 import shlex
+import statistics
 import subprocess
 import sys
 from pathlib import Path
@@ -62,6 +63,17 @@ def train_or_reuse(run_dir, script, argv, args, log, what):
         return json.loads(previous.read_text())
     log(f"training {what}")
     return script.run(script.parse_args(argv))
+
+
+def mean_std(values):
+    """`(mean, sample std)` of the values that are not None (std 0 for one
+    value; `(None, None)` for none)."""
+    values = [v for v in values if v is not None]
+    if not values:
+        return None, None
+    mean = statistics.fmean(values)
+    std = statistics.stdev(values) if len(values) > 1 else 0.0
+    return mean, std
 
 
 def write_outputs(output_dir, name, results, to_markdown, log=print):

@@ -37,7 +37,6 @@ Run with `python -m benchmarks.detection_lzu` (`--quick` for a smoke run;
 
 import os
 import shlex
-import statistics
 import time
 from pathlib import Path
 
@@ -144,15 +143,6 @@ def _argv(config, front_end, scale, seed, run_dir, verbose):
     return argv
 
 
-def _mean_std(values):
-    values = [v for v in values if v is not None]
-    if not values:
-        return None, None
-    return statistics.fmean(values), (
-        statistics.stdev(values) if len(values) > 1 else 0.0
-    )
-
-
 def _summarise(runs, config):
     summary = []
     for scale in config["scales"]:
@@ -164,13 +154,15 @@ def _summarise(runs, config):
                 continue
             row = {"scale": scale, "front_end": front_end, "seeds": len(mine)}
             for metric in METRICS:
-                mean, std = _mean_std([r[f"test_{metric}"] for r in mine])
+                mean, std = common.mean_std([r[f"test_{metric}"] for r in mine])
                 row[f"{metric}_mean"], row[f"{metric}_std"] = mean, std
             row["AP_per_seed"] = [r["test_AP"] for r in mine]
-            row["train_images_per_sec_mean"] = _mean_std(
+            row["train_images_per_sec_mean"] = common.mean_std(
                 [r["train_images_per_sec"] for r in mine]
             )[0]
-            row["wall_time_s_mean"] = _mean_std([r["wall_time_s"] for r in mine])[0]
+            row["wall_time_s_mean"] = common.mean_std([r["wall_time_s"] for r in mine])[
+                0
+            ]
             row["detector_params"] = mine[0]["detector_params"]
             summary.append(row)
     return summary

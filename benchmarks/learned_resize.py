@@ -315,22 +315,13 @@ def _reevaluate_all(config, runs_dir, log):
     return runs
 
 
-def _mean_std(values):
-    values = [v for v in values if v is not None]
-    if not values:
-        return None, None
-    mean = statistics.fmean(values)
-    std = statistics.stdev(values) if len(values) > 1 else 0.0
-    return mean, std
-
-
 def _summarise(runs, resizers):
     summary = {}
     for resizer in resizers:
         mine = [r for r in runs if r["resizer"] == resizer]
-        acc_mean, acc_std = _mean_std([r["test_accuracy"] for r in mine])
-        val_mean, val_std = _mean_std([r["val_accuracy"] for r in mine])
-        ips, _ = _mean_std([r["train_images_per_sec"] for r in mine])
+        acc_mean, acc_std = common.mean_std([r["test_accuracy"] for r in mine])
+        val_mean, val_std = common.mean_std([r["val_accuracy"] for r in mine])
+        ips, _ = common.mean_std([r["train_images_per_sec"] for r in mine])
         summary[resizer] = {
             "test_accuracy_mean": acc_mean,
             "test_accuracy_std": acc_std,

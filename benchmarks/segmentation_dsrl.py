@@ -104,20 +104,11 @@ def _argv(config, variant, seed, run_dir, verbose):
     return argv
 
 
-def _mean_std(values):
-    values = [v for v in values if v is not None]
-    if not values:
-        return None, None
-    return statistics.fmean(values), (
-        statistics.stdev(values) if len(values) > 1 else 0.0
-    )
-
-
 def _summarise(runs, variants):
     summary = {}
     for variant in variants:
         mine = [r for r in runs if r["variant"] == variant]
-        mean, std = _mean_std([r["test_mean_iou"] for r in mine])
+        mean, std = common.mean_std([r["test_mean_iou"] for r in mine])
         per_class = [
             statistics.fmean(values)
             for values in zip(*[r["test_per_class_iou"] for r in mine], strict=True)
@@ -127,10 +118,10 @@ def _summarise(runs, variants):
             "test_mean_iou_std": std,
             "test_mean_iou_per_seed": [r["test_mean_iou"] for r in mine],
             "test_per_class_iou_mean": per_class,
-            "pixel_accuracy_mean": _mean_std([r["test_pixel_accuracy"] for r in mine])[
-                0
-            ],
-            "train_images_per_sec_mean": _mean_std(
+            "pixel_accuracy_mean": common.mean_std(
+                [r["test_pixel_accuracy"] for r in mine]
+            )[0],
+            "train_images_per_sec_mean": common.mean_std(
                 [r["train_images_per_sec"] for r in mine]
             )[0],
             "training_params": mine[0]["training_params"],
