@@ -223,8 +223,12 @@ def to_markdown(results):
         "COCO AP (%) on the test canvases in the original frame; area ranges "
         f"scaled by ({size}/640)^2.",
         "",
-        f"{env.get('cpu_usable')} usable CPU cores, TF {env.get('tensorflow')}; total "
-        f"time {results['total_time_s'] / 60:.1f} min.",
+        f"{env.get('cpu_usable')} usable CPU cores, TF {env.get('tensorflow')}; "
+        + (
+            "a summary of finished runs (their training times: min / run)."
+            if results.get("finished_only")
+            else f"total time {results['total_time_s'] / 60:.1f} min."
+        ),
         "",
         "| scale | front end | AP | AP50 | AP75 | APs | APm | APl | AP per seed | "
         "train img/s | min / run |",
@@ -337,6 +341,7 @@ def run(args, command=None, log=print):
         "config": config,
         "environment": environment,
         "quick": bool(args.quick),
+        "finished_only": bool(getattr(args, "finished_only", False)),
         "command": command,
         "summary": summary,
         "targets": _targets(summary),
