@@ -1,15 +1,19 @@
 """Interpolation kernels: hand-computed cases and invariants."""
 
+import keras
 import numpy as np
 import pytest
-import tensorflow as tf
 
 from keras_resize.ops import kernels
 
 
+def to_numpy(x):
+    return np.asarray(keras.ops.convert_to_numpy(x))
+
+
 def weights_np(in_size, out_size, method, antialias=False):
     index, weight = kernels.resize_weights(in_size, out_size, method, antialias)
-    return index.numpy(), weight.numpy()
+    return to_numpy(index), to_numpy(weight)
 
 
 def dense_matrix(in_size, out_size, method, antialias=False):
@@ -60,7 +64,7 @@ def test_antialiased_bilinear_is_a_widened_tent():
 
 
 def test_keys_cubic_kernel_values():
-    x = tf.constant([0.0, 0.5, 1.0, 1.5, 2.0, 2.5])
+    x = keras.ops.convert_to_tensor(np.array([0.0, 0.5, 1.0, 1.5, 2.0, 2.5], "float32"))
     a = -0.5
     # Keys (1981): (a+2)|x|^3 - (a+3)|x|^2 + 1 on [0,1], a|x|^3 - 5a|x|^2 + 8a|x| - 4a on [1,2)
     expected = [
@@ -72,7 +76,7 @@ def test_keys_cubic_kernel_values():
         0.0,
     ]
     np.testing.assert_allclose(
-        kernels.keys_cubic_kernel(x).numpy(), expected, atol=1e-7
+        to_numpy(kernels.keys_cubic_kernel(x)), expected, atol=1e-7
     )
 
 
@@ -80,7 +84,9 @@ def test_lanczos3_kernel_values():
     x = np.array([0.0, 0.5, 1.0, 2.5, 3.5])
     expected = np.where(x == 0, 1.0, np.sinc(x) * np.sinc(x / 3)) * (np.abs(x) < 3)
     np.testing.assert_allclose(
-        kernels.lanczos_kernel(tf.constant(x, tf.float32), 3.0).numpy(),
+        to_numpy(
+            kernels.lanczos_kernel(keras.ops.convert_to_tensor(x, "float32"), 3.0)
+        ),
         expected,
         atol=1e-6,
     )
@@ -99,7 +105,10 @@ def test_taps_are_in_range_and_sum_to_one(method, antialias, sizes):
     np.testing.assert_allclose(weight.sum(axis=1), 1.0, atol=1e-5)
 
 
+@pytest.mark.tensorflow_only
 def test_dynamic_input_size_gives_the_same_taps():
+    import tensorflow as tf
+
     fn = tf.function(
         lambda n: kernels.resize_weights(n, 6, "bilinear", antialias=True),
         input_signature=[tf.TensorSpec([], tf.int32)],
@@ -111,7 +120,7 @@ def test_dynamic_input_size_gives_the_same_taps():
 
 
 def dense_from(index, weight, in_size):
-    index, weight = index.numpy(), weight.numpy()
+    index, weight = to_numpy(index), to_numpy(weight)
     matrix = np.zeros((index.shape[0], in_size))
     for o in range(index.shape[0]):
         for t in range(index.shape[1]):
@@ -121,11 +130,10 @@ def dense_from(index, weight, in_size):
 
 @pytest.mark.parametrize("mode", ["zeros", "border", "reflect"])
 def test_linear_taps_padding_modes(mode):
-    u = tf.constant([-1.25, -0.5, 0.0, 1.5, 3.0, 3.5, 4.75])
-    index, weight = kernels.linear_taps(u, 4, mode)
+    u_np = np.array([-1.25, -0.5, 0.0, 1.5, 3.0, 3.5, 4.75], "float32")
+    index, weight = kernels.linear_taps(u_np, 4, mode)
     values = np.array([10.0, 20.0, 30.0, 40.0])
-    got = (values[index.numpy()] * weight.numpy()).sum(-1)
-    u_np = u.numpy()
+    got = (values[to_numpy(index)] * to_numpy(weight)).sum(-1)
     if mode == "zeros":
         padded = np.concatenate([[0, 0, 0], values, [0, 0, 0]])
         expected = np.interp(u_np + 3, np.arange(10), padded)
@@ -144,4 +152,33 @@ def test_bad_method_and_padding_raise():
     with pytest.raises(ValueError, match="cubic3"):
         kernels.resize_weights(4, 2, "cubic3")
     with pytest.raises(ValueError, match="wrap"):
-        kernels.linear_taps(tf.zeros(3), 4, "wrap")
+        kernels.linear_taps(np.zeros(3, "float32"), 4, "wrap")
+
+
+@pytest.mark.tensorflow_only
+@pytest.mark.parametrize("method", ["area", "bicubic", "lanczos3"])
+def test_dynamic_input_size_every_family(method):
+    import tensorflow as tf
+
+    fn = tf.function(
+        lambda n: kernels.resize_weights(n, 5, method, antialias=True),
+        input_signature=[tf.TensorSpec([], tf.int32)],
+    )
+    dynamic = dense_from(*fn(tf.constant(19)), 19)
+    np.testing.assert_allclose(dynamic, dense_matrix(19, 5, method, True), atol=1e-6)
+
+
+@pytest.mark.parametrize("mode", ["zeros", "border", "reflect"])
+def test_nearest_taps_padding_modes(mode):
+    u = np.array([-1.25, -0.4, 0.0, 1.5, 2.6, 3.4, 4.75], "float32")
+    index, weight = kernels.nearest_taps(u, 4, mode)
+    index, weight = to_numpy(index)[:, 0], to_numpy(weight)[:, 0]
+    if mode == "zeros":
+        expected = np.floor(u + 0.5)
+        inside = (expected >= 0) & (expected <= 3)
+        np.testing.assert_array_equal(weight, inside.astype("float32"))
+        np.testing.assert_array_equal(index[inside], expected[inside])
+    else:
+        clipped = np.clip(u, 0, 3) if mode == "border" else 3 - np.abs(np.mod(u, 6) - 3)
+        np.testing.assert_array_equal(index, np.floor(clipped + 0.5))
+        np.testing.assert_array_equal(weight, 1.0)

@@ -1,7 +1,8 @@
 """Offline data: real digits, high-resolution tasks built from them, photos.
 
 Nothing here downloads. TensorFlow is imported lazily (by `as_dataset` and the
-AVA-format dataset helpers), so building canvases needs numpy only.
+AVA-format dataset helpers, which need it), so the loaders and the canvas
+builders need numpy only and work where TensorFlow is not installed.
 """
 
 from keras_resize.data.ava import (

@@ -239,7 +239,9 @@ def _read_id_list(path):
 
 
 def _decodes(path):
-    import tensorflow as tf
+    from keras_resize.backend import tensorflow
+
+    tf = tensorflow()
 
     try:
         tf.io.decode_image(
@@ -449,9 +451,10 @@ def ava_dataset(
     >>> tuple(images.shape), tuple(dists.shape)
     ((4, 32, 32, 3), (4, 10))
     """
-    import tensorflow as tf
-
+    from keras_resize.backend import tensorflow, tensorflow_scope
     from keras_resize.ops.resize import resize
+
+    tf = tensorflow()
 
     height, width = (int(v) for v in image_size)
     if height <= 0 or width <= 0:
@@ -477,7 +480,9 @@ def ava_dataset(
             tf.io.read_file(path), channels=3, expand_animations=False
         )
         image = tf.image.convert_image_dtype(image, tf.float32)
-        image = resize(image, (height, width), method="bilinear", antialias=True)
+        # TensorFlow ops inside the tf.data graph whatever Keras' backend is.
+        with tensorflow_scope():
+            image = resize(image, (height, width), method="bilinear", antialias=True)
         image = tf.clip_by_value(image, 0.0, 1.0)
         if augment:
             image = tf.image.stateless_random_flip_left_right(image, random_seed)

@@ -768,7 +768,9 @@ def as_dataset(arrays, batch_size=32, shuffle=True, seed=0, max_boxes=None):
     >>> tuple(images.shape)
     (8, 256, 256, 1)
     """
-    import tensorflow as tf
+    from keras_resize.backend import tensorflow
+
+    tf = tensorflow()
 
     batch_size = _check_positive_int("batch_size", batch_size)
     if not isinstance(arrays, dict) or "images" not in arrays:

@@ -31,59 +31,112 @@ the method's boundary rule), so a gather never reads out of bounds.
 """
 
 import math
+import numbers
 
+import keras
 import numpy as np
-import tensorflow as tf
 
+from keras_resize.backend import ops
 from keras_resize.ops.validation import check_choice
+
+
+class _NumpyOps:
+    """The few `keras.ops` names the tap computation uses, in numpy.
+
+    Taps of a resize with a static input size are computed in numpy (float32
+    arithmetic, same order of operations) and handed over as constants: no
+    per-call op dispatch on any backend (JAX would otherwise compile every
+    eager op once per new shape).
+    """
+
+    abs = staticmethod(np.abs)
+    arange = staticmethod(np.arange)
+    ceil = staticmethod(np.ceil)
+    clip = staticmethod(np.clip)
+    exp = staticmethod(np.exp)
+    floor = staticmethod(np.floor)
+    logical_and = staticmethod(np.logical_and)
+    maximum = staticmethod(np.maximum)
+    minimum = staticmethod(np.minimum)
+    ones = staticmethod(np.ones)
+    ones_like = staticmethod(np.ones_like)
+    round = staticmethod(np.round)
+    sin = staticmethod(np.sin)
+    stack = staticmethod(np.stack)
+    sum = staticmethod(np.sum)
+    where = staticmethod(np.where)
+    zeros_like = staticmethod(np.zeros_like)
+
+    @staticmethod
+    def cast(x, dtype):
+        return np.asarray(x).astype(dtype)
+
+    @staticmethod
+    def convert_to_tensor(x, dtype=None):
+        return np.asarray(x, dtype=dtype)
+
+
+_NUMPY = _NumpyOps()
+
+
+def _namespace(x):
+    """`_NUMPY` for numpy input, else the backend's `ops`."""
+    return _NUMPY if isinstance(x, (np.ndarray, np.generic)) else ops
+
 
 # --------------------------------------------------------------------------
 # 1-D kernel functions, evaluated at a distance `x` measured in source pixels
-# (after dividing by the kernel scale when antialiasing).
+# (after dividing by the kernel scale when antialiasing). A numpy input gives
+# a numpy output; anything else a tensor of the active backend.
 
 
 def triangle_kernel(x):
     """Linear (tent) kernel, radius 1."""
-    return tf.maximum(1.0 - tf.abs(x), 0.0)
+    xp = _namespace(x)
+    return xp.maximum(1.0 - xp.abs(x), 0.0)
 
 
 def keys_cubic_kernel(x, a=-0.5):
     """Keys cubic convolution kernel, radius 2 (`a=-0.5` as TensorFlow)."""
-    x = tf.abs(x)
+    xp = _namespace(x)
+    x = xp.abs(x)
     inner = ((a + 2.0) * x - (a + 3.0)) * x * x + 1.0
     outer = ((a * x - 5.0 * a) * x + 8.0 * a) * x - 4.0 * a
-    return tf.where(x < 1.0, inner, tf.where(x < 2.0, outer, tf.zeros_like(x)))
+    return xp.where(x < 1.0, inner, xp.where(x < 2.0, outer, xp.zeros_like(x)))
 
 
 def lanczos_kernel(x, radius):
     """Lanczos windowed sinc with `radius` lobes (3 or 5)."""
-    x = tf.abs(x)
-    safe = tf.where(x <= 1e-3, tf.ones_like(x), x)
-    pi = tf.constant(math.pi, x.dtype)
+    xp = _namespace(x)
+    x = xp.abs(x)
+    safe = xp.where(x <= 1e-3, xp.ones_like(x), x)
+    pi = xp.convert_to_tensor(math.pi, dtype=_dtype(x))
     value = (
         radius
-        * tf.sin(pi * safe)
-        * tf.sin(pi * safe / radius)
+        * xp.sin(pi * safe)
+        * xp.sin(pi * safe / radius)
         / (pi * pi * safe * safe)
     )
-    value = tf.where(x <= 1e-3, tf.ones_like(x), value)
-    return tf.where(x > radius, tf.zeros_like(x), value)
+    value = xp.where(x <= 1e-3, xp.ones_like(x), value)
+    return xp.where(x > radius, xp.zeros_like(x), value)
 
 
 def gaussian_kernel(x):
     """Gaussian with sigma 0.5, truncated at radius 1.5 (as TensorFlow)."""
-    x = tf.abs(x)
+    xp = _namespace(x)
+    x = xp.abs(x)
     sigma = 0.5
-    value = tf.exp(-x * x / (2.0 * sigma * sigma))
-    return tf.where(x >= 1.5, tf.zeros_like(x), value)
+    value = xp.exp(-x * x / (2.0 * sigma * sigma))
+    return xp.where(x >= 1.5, xp.zeros_like(x), value)
 
 
 def mitchell_cubic_kernel(x):
     """Mitchell-Netravali cubic with B = C = 1/3, radius 2."""
-    x = tf.abs(x)
+    xp = _namespace(x)
+    x = xp.abs(x)
     inner = ((7.0 / 6.0 * x - 2.0) * x) * x + 8.0 / 9.0
     outer = ((-7.0 / 18.0 * x + 2.0) * x - 10.0 / 3.0) * x + 16.0 / 9.0
-    return tf.where(x < 1.0, inner, tf.where(x < 2.0, outer, tf.zeros_like(x)))
+    return xp.where(x < 1.0, inner, xp.where(x < 2.0, outer, xp.zeros_like(x)))
 
 
 # name -> (kernel function, radius in source pixels at scale 1)
@@ -108,16 +161,33 @@ _BICUBIC_TABLE_SIZE = 1024
 
 
 def _num(x):
-    """True if `x` is a python / numpy number (a static size)."""
-    return isinstance(x, (int, np.integer, float, np.floating))
+    """True if `x` is a static size: a python / numpy number.
+
+    Under `torch.compile` with dynamic shapes a size is a `torch.SymInt`,
+    which is treated as static too (using it as a number specialises it).
+    """
+    if isinstance(x, bool):
+        return False
+    if isinstance(x, (numbers.Number, np.integer, np.floating)):
+        return True
+    return type(x).__name__ in ("SymInt", "SymFloat")
 
 
-def _float(value, dtype):
-    return tf.cast(value, dtype)
+def _dtype(tensor):
+    return keras.backend.standardize_dtype(tensor.dtype)
 
 
-def _clamp_index(index, size):
-    return tf.clip_by_value(index, 0, tf.cast(size, index.dtype) - 1)
+def _int_size(size):
+    """`size` as a python int if static, else as an int32 scalar tensor."""
+    return int(size) if _num(size) else ops.cast(size, "int32")
+
+
+def _int_constant(values, xp=ops):
+    return xp.convert_to_tensor(np.asarray(values, dtype="int32"))
+
+
+def _clamp_index(index, size, xp=ops):
+    return xp.clip(index, 0, _int_size(size) - 1)
 
 
 def _span_taps(radius, kernel_scale, in_size):
@@ -125,8 +195,8 @@ def _span_taps(radius, kernel_scale, in_size):
     if _num(in_size) and _num(kernel_scale):
         scaled = float(np.float32(radius) * np.float32(kernel_scale))
         return int(min(2 * math.ceil(scaled) + 1, in_size))
-    taps = 2 * tf.cast(tf.math.ceil(radius * kernel_scale), tf.int32) + 1
-    return tf.minimum(taps, tf.cast(in_size, tf.int32))
+    taps = 2 * ops.cast(ops.ceil(radius * kernel_scale), "int32") + 1
+    return ops.minimum(taps, ops.cast(in_size, "int32"))
 
 
 def resize_weights(in_size, out_size, method="bilinear", antialias=False, dtype=None):
@@ -151,22 +221,32 @@ def resize_weights(in_size, out_size, method="bilinear", antialias=False, dtype=
     Convention: half-pixel centres; see the module docstring.
     """
     check_choice("method", method, RESIZE_METHODS)
-    dtype = tf.as_dtype(dtype or tf.float32)
-    pos_dtype = tf.float64 if dtype == tf.float64 else tf.float32
-    in_f = _float(in_size, pos_dtype)
-    out_f = _float(out_size, pos_dtype)
-    o = tf.range(out_size, dtype=pos_dtype)
+    dtype = "float32" if dtype is None else keras.backend.standardize_dtype(dtype)
+    if not _num(in_size):
+        return _resize_weights(ops, in_size, out_size, method, antialias, dtype)
+    index, weights = _resize_weights(
+        _NUMPY, int(in_size), int(out_size), method, antialias, dtype
+    )
+    return ops.convert_to_tensor(index), ops.convert_to_tensor(weights)
+
+
+def _resize_weights(xp, in_size, out_size, method, antialias, dtype):
+    """`resize_weights` in the namespace `xp` (`_NUMPY` or `ops`)."""
+    pos_dtype = "float64" if dtype == "float64" else "float32"
+    in_f = xp.cast(in_size, pos_dtype)
+    out_f = xp.cast(out_size, pos_dtype)
+    o = xp.arange(out_size, dtype=pos_dtype)
 
     if method == "nearest":
-        index = tf.floor((o + 0.5) * (in_f / out_f))
-        index = _clamp_index(tf.cast(index, tf.int32), in_size)
-        return index[:, None], tf.ones([out_size, 1], dtype)
+        index = xp.floor((o + 0.5) * (in_f / out_f))
+        index = _clamp_index(xp.cast(index, "int32"), in_size, xp)
+        return index[:, None], xp.ones([out_size, 1], dtype)
 
     if method == "area":
         scale = in_f / out_f
         start = o * scale
         end = (o + 1.0) * scale
-        first = tf.floor(start)
+        first = xp.floor(start)
         if _num(in_size):
             # exact widest footprint, in the same float32 arithmetic as below
             scale32 = np.float32(in_size) / np.float32(out_size)
@@ -175,38 +255,38 @@ def resize_weights(in_size, out_size, method="bilinear", antialias=False, dtype=
             last32 = np.ceil((o32 + np.float32(1.0)) * scale32)
             taps = int(max(np.max(last32 - first32), 1))
         else:
-            taps = tf.cast(tf.math.ceil(scale), tf.int32) + 1
-        j = first[:, None] + tf.range(taps, dtype=pos_dtype)[None, :]
-        overlap = tf.minimum(j + 1.0, end[:, None]) - tf.maximum(j, start[:, None])
-        weights = tf.maximum(overlap, 0.0) / scale
-        index = _clamp_index(tf.cast(j, tf.int32), in_size)
-        return index, tf.cast(weights, dtype)
+            taps = xp.cast(xp.ceil(scale), "int32") + 1
+        j = first[:, None] + xp.arange(taps, dtype=pos_dtype)[None, :]
+        overlap = xp.minimum(j + 1.0, end[:, None]) - xp.maximum(j, start[:, None])
+        weights = xp.maximum(overlap, 0.0) / scale
+        index = _clamp_index(xp.cast(j, "int32"), in_size, xp)
+        return index, xp.cast(weights, dtype)
 
     if method == "bilinear" and not antialias:
         source = (o + 0.5) * (in_f / out_f) - 0.5
-        floor = tf.floor(source)
+        floor = xp.floor(source)
         frac = source - floor
-        j = tf.cast(floor, tf.int32)[:, None] + tf.constant([0, 1])
-        weights = tf.stack([1.0 - frac, frac], axis=-1)
-        return _clamp_index(j, in_size), tf.cast(weights, dtype)
+        j = xp.cast(floor, "int32")[:, None] + _int_constant([0, 1], xp)
+        weights = xp.stack([1.0 - frac, frac], axis=-1)
+        return _clamp_index(j, in_size, xp), xp.cast(weights, dtype)
 
     if method == "bicubic" and not antialias:
         # TensorFlow's ResizeBicubic(half_pixel_centers=True): Keys a=-0.5 with
         # the fractional offset rounded to 1/1024, out-of-image taps dropped
         # and the remaining weights renormalised.
         source = (o + 0.5) * (in_f / out_f) - 0.5
-        floor = tf.floor(source)
-        delta = tf.round((source - floor) * _BICUBIC_TABLE_SIZE) / _BICUBIC_TABLE_SIZE
-        distance = tf.stack([1.0 + delta, delta, 1.0 - delta, 2.0 - delta], axis=-1)
-        j = tf.cast(floor, tf.int32)[:, None] + tf.constant([-1, 0, 1, 2])
-        return _normalized_taps(keys_cubic_kernel(distance), j, in_size, dtype)
+        floor = xp.floor(source)
+        delta = xp.round((source - floor) * _BICUBIC_TABLE_SIZE) / _BICUBIC_TABLE_SIZE
+        distance = xp.stack([1.0 + delta, delta, 1.0 - delta, 2.0 - delta], axis=-1)
+        j = xp.cast(floor, "int32")[:, None] + _int_constant([-1, 0, 1, 2], xp)
+        return _normalized_taps(xp, keys_cubic_kernel(distance), j, in_size, dtype)
 
     # ScaleAndTranslate semantics (tf.image.resize with antialias=True, and the
     # lanczos / gaussian / mitchellcubic methods).
     kernel, radius = SPAN_KERNELS[method]
     inv_scale = 1.0 / (out_f / in_f)
     if antialias:
-        kernel_scale = tf.maximum(inv_scale, 1.0)
+        kernel_scale = xp.maximum(inv_scale, 1.0)
         if _num(in_size):
             kernel_scale_static = max(
                 float(np.float32(1.0) / (np.float32(out_size) / np.float32(in_size))),
@@ -215,22 +295,22 @@ def resize_weights(in_size, out_size, method="bilinear", antialias=False, dtype=
         else:
             kernel_scale_static = kernel_scale
     else:
-        kernel_scale = tf.constant(1.0, pos_dtype)
+        kernel_scale = xp.convert_to_tensor(1.0, dtype=pos_dtype)
         kernel_scale_static = 1.0
     taps = _span_taps(radius, kernel_scale_static, in_size)
     sample = (o + 0.5) * inv_scale
     reach = radius * kernel_scale
-    if _num(in_size) and pos_dtype == tf.float32:
+    if _num(in_size) and pos_dtype == "float32":
         taps = _widest_span(radius, antialias, in_size, out_size, taps)
-    start = tf.cast(tf.math.ceil(sample - reach - 0.5), tf.int32)
-    end = tf.cast(tf.floor(sample + reach - 0.5), tf.int32)
-    start = _clamp_index(start, in_size)
-    end = _clamp_index(end, in_size) + 1
-    j = start[:, None] + tf.range(taps)[None, :]
-    position = (tf.cast(j, pos_dtype) + 0.5 - sample[:, None]) / kernel_scale
+    start = xp.cast(xp.ceil(sample - reach - 0.5), "int32")
+    end = xp.cast(xp.floor(sample + reach - 0.5), "int32")
+    start = _clamp_index(start, in_size, xp)
+    end = _clamp_index(end, in_size, xp) + 1
+    j = start[:, None] + xp.arange(taps, dtype="int32")[None, :]
+    position = (xp.cast(j, pos_dtype) + 0.5 - sample[:, None]) / kernel_scale
     weights = kernel(position)
-    weights = tf.where(j < end[:, None], weights, tf.zeros_like(weights))
-    return _normalized_taps(weights, j, in_size, dtype)
+    weights = xp.where(j < end[:, None], weights, xp.zeros_like(weights))
+    return _normalized_taps(xp, weights, j, in_size, dtype)
 
 
 def _widest_span(radius, antialias, in_size, out_size, upper_bound):
@@ -250,13 +330,13 @@ def _widest_span(radius, antialias, in_size, out_size, upper_bound):
     return int(min(max(np.max(end - start), 1), upper_bound))
 
 
-def _normalized_taps(weights, index, in_size, dtype):
+def _normalized_taps(xp, weights, index, in_size, dtype):
     """Zero taps outside `[0, in_size)`, renormalise, clamp the indices."""
-    inside = (index >= 0) & (index < tf.cast(in_size, index.dtype))
-    weights = tf.where(inside, weights, tf.zeros_like(weights))
-    total = tf.reduce_sum(weights, axis=-1, keepdims=True)
-    safe = tf.where(tf.abs(total) > 1e-30, total, tf.ones_like(total))
-    return _clamp_index(index, in_size), tf.cast(weights / safe, dtype)
+    inside = xp.logical_and(index >= 0, index < _int_size(in_size))
+    weights = xp.where(inside, weights, xp.zeros_like(weights))
+    total = xp.sum(weights, axis=-1, keepdims=True)
+    safe = xp.where(xp.abs(total) > 1e-30, total, xp.ones_like(total))
+    return _clamp_index(index, in_size, xp), xp.cast(weights / safe, dtype)
 
 
 # --------------------------------------------------------------------------
@@ -270,12 +350,13 @@ def reflect_coordinates(u, size):
     "REFLECT")` and `scipy.ndimage` mode `"mirror"` (the edge pixel is not
     repeated). A size-1 axis maps everything to 0.
     """
-    last = tf.cast(size, u.dtype) - 1.0
+    u = ops.convert_to_tensor(u)
+    last = ops.cast(size, _dtype(u)) - 1.0
     period = 2.0 * last
-    safe_period = tf.where(period > 0, period, tf.ones_like(period))
-    folded = tf.math.floormod(u, safe_period)
-    reflected = last - tf.abs(folded - last)
-    return tf.where(period > 0, reflected, tf.zeros_like(u))
+    safe_period = ops.where(period > 0, period, ops.ones_like(period))
+    folded = ops.mod(u, safe_period)
+    reflected = last - ops.abs(folded - last)
+    return ops.where(period > 0, reflected, ops.zeros_like(u))
 
 
 def linear_taps(coordinates, size, padding_mode="zeros"):
@@ -294,13 +375,13 @@ def linear_taps(coordinates, size, padding_mode="zeros"):
     """
     check_choice("padding_mode", padding_mode, PADDING_MODES)
     u = _pad_coordinates(coordinates, size, padding_mode)
-    floor = tf.floor(u)
+    floor = ops.floor(u)
     frac = u - floor
-    j = tf.cast(floor, tf.int32)[..., None] + tf.constant([0, 1])
-    weights = tf.stack([1.0 - frac, frac], axis=-1)
+    j = ops.cast(floor, "int32")[..., None] + _int_constant([0, 1])
+    weights = ops.stack([1.0 - frac, frac], axis=-1)
     if padding_mode == "zeros":
-        inside = (j >= 0) & (j < tf.cast(size, tf.int32))
-        weights = tf.where(inside, weights, tf.zeros_like(weights))
+        inside = ops.logical_and(j >= 0, j < _int_size(size))
+        weights = ops.where(inside, weights, ops.zeros_like(weights))
     return _clamp_index(j, size), weights
 
 
@@ -311,17 +392,19 @@ def nearest_taps(coordinates, size, padding_mode="zeros"):
     """
     check_choice("padding_mode", padding_mode, PADDING_MODES)
     u = _pad_coordinates(coordinates, size, padding_mode)
-    j = tf.cast(tf.floor(u + 0.5), tf.int32)[..., None]
-    weights = tf.ones_like(u)[..., None]
+    j = ops.cast(ops.floor(u + 0.5), "int32")[..., None]
+    weights = ops.ones_like(u)[..., None]
     if padding_mode == "zeros":
-        inside = (j >= 0) & (j < tf.cast(size, tf.int32))
-        weights = tf.where(inside, weights, tf.zeros_like(weights))
+        inside = ops.logical_and(j >= 0, j < _int_size(size))
+        weights = ops.where(inside, weights, ops.zeros_like(weights))
     return _clamp_index(j, size), weights
 
 
 def _pad_coordinates(u, size, padding_mode):
+    u = ops.convert_to_tensor(u)
     if padding_mode == "border":
-        return tf.clip_by_value(u, 0.0, tf.cast(size, u.dtype) - 1.0)
+        last = size - 1.0 if _num(size) else ops.cast(size, _dtype(u)) - 1.0
+        return ops.clip(u, 0.0, last)
     if padding_mode == "reflect":
         return reflect_coordinates(u, size)
     return u

@@ -1,5 +1,7 @@
 """`resize`: separable image resizing on the gather-based sampler."""
 
+import keras
+
 from keras_resize.ops import kernels
 from keras_resize.ops.sampling import resample_separable
 from keras_resize.ops.validation import (
@@ -27,7 +29,8 @@ def resize(images, size, method="bilinear", antialias=False):
     """Resize images to `size` with gathers only (XLA- and TFLite-friendly).
 
     A drop-in for `tf.image.resize` with the same methods and results, but
-    built from `tf.gather` and arithmetic: every method compiles under
+    built from gathers and arithmetic (`keras.ops`): it runs on TensorFlow,
+    JAX and PyTorch (traceable by `jax.jit`), every method compiles under
     `jit_compile=True` and converts to TFLite with builtin ops only, which
     TensorFlow's own `area`, `bicubic` and antialiased resizes do not.
 
@@ -48,9 +51,9 @@ def resize(images, size, method="bilinear", antialias=False):
 
     Example:
 
-    >>> images = tf.random.uniform((2, 64, 96, 3))
-    >>> resize(images, (16, 24), method="area").shape
-    TensorShape([2, 16, 24, 3])
+    >>> images = np.random.default_rng(0).random((2, 64, 96, 3)).astype("float32")
+    >>> tuple(resize(images, (16, 24), method="area").shape)
+    (2, 16, 24, 3)
 
     Convention: half-pixel centres (output pixel `o` samples the source at
     `(o + 0.5) * in_size / out_size - 0.5` in index space, i.e. pixel centres
@@ -66,8 +69,9 @@ def resize(images, size, method="bilinear", antialias=False):
     check_bool("antialias", antialias)
     images, squeeze = as_image_batch(images)
     shape = static_or_dynamic_shape(images)
-    rows = _axis_taps(shape[1], height, method, antialias, images.dtype)
-    columns = _axis_taps(shape[2], width, method, antialias, images.dtype)
+    dtype = keras.backend.standardize_dtype(images.dtype)
+    rows = _axis_taps(shape[1], height, method, antialias, dtype)
+    columns = _axis_taps(shape[2], width, method, antialias, dtype)
     out = resample_separable(images, rows, columns)
     return out[0] if squeeze else out
 

@@ -1,10 +1,18 @@
 """The one sampler: gathers of interpolation taps, separable and 2-D.
 
 `keras_resize.ops.kernels` decides which source pixels to read and with which
-weights; this module reads them with `tf.gather` and sums. It is written with
-gathers, reshapes and arithmetic only, so it compiles under XLA
-(`jit_compile=True`) and converts to TFLite with builtin ops only (GATHER,
+weights; this module reads them with gathers and sums. It is written with
+gathers, reshapes and arithmetic only (`keras.ops`), so it runs on TensorFlow,
+JAX and PyTorch, is traceable by `jax.jit` and `torch.compile`, compiles under
+XLA (`jit_compile=True`) and converts to TFLite with builtin ops only (GATHER,
 MUL, SUM/ADD, RESHAPE).
+
+The weighted gather-and-sum at its core (`_weighted_sum_of_gathers`) is the
+one backend-specific place of `keras_resize.ops`: on TensorFlow it is
+`tf.gather(batch_dims=...)` run as a nested XLA cluster (see
+`set_xla_fusion`); on JAX and PyTorch it is `ops.take` /
+`ops.take_along_axis` and a multiply-add per tap (on JAX in a nested
+`jax.jit`).
 
 Convention: images are NHWC. Public functions take coordinates in one of two
 systems, chosen with `convention`:
@@ -20,35 +28,44 @@ Coordinate pairs are ordered `(x, y)`, i.e. `(column, row)`, as in
 `grid_sample`.
 """
 
-import tensorflow as tf
+import keras
 
+from keras_resize import backend
+from keras_resize.backend import ops
 from keras_resize.ops import kernels
 from keras_resize.ops.validation import (
     as_image_batch,
     check_choice,
     static_or_dynamic_shape,
+    tensor_rank,
 )
 
 CONVENTIONS = ("pixel", "normalized")
 INTERPOLATIONS = ("bilinear", "nearest")
 
 
+def _dtype(tensor):
+    return keras.backend.standardize_dtype(tensor.dtype)
+
+
 def to_index_space(coordinates, size, convention="pixel"):
     """Map `pixel` or `normalized` coordinates to index space (pixel i at i)."""
     check_choice("convention", convention, CONVENTIONS)
-    size = tf.cast(size, coordinates.dtype)
+    coordinates = ops.convert_to_tensor(coordinates)
     if convention == "pixel":
         return coordinates - 0.5
+    size = ops.cast(size, _dtype(coordinates))
     return (coordinates + 1.0) * 0.5 * (size - 1.0)
 
 
 def from_index_space(u, size, convention="pixel"):
     """Inverse of `to_index_space`."""
     check_choice("convention", convention, CONVENTIONS)
-    size = tf.cast(size, u.dtype)
+    u = ops.convert_to_tensor(u)
     if convention == "pixel":
         return u + 0.5
-    last = tf.maximum(size - 1.0, 1.0)
+    size = ops.cast(size, _dtype(u))
+    last = ops.maximum(size - 1.0, 1.0)
     return u / last * 2.0 - 1.0
 
 
@@ -58,30 +75,49 @@ _XLA_FUSION = [True]
 def set_xla_fusion(enabled):
     """Run the sampler's gather-and-sum core as one XLA cluster (default on).
 
-    TensorFlow executes a gather followed by a weighted sum as separate
-    kernels with full-size intermediates; XLA fuses them into one loop, which
-    is what makes the gather-based resize as fast as (or faster than)
-    `tf.image.resize` on CPU. The fused core is a nested
-    `tf.function(jit_compile=True)`: it is inlined by TFLite conversion and by
-    an enclosing `jit_compile=True` model. Turn it off to run plain TensorFlow
+    On TensorFlow the core is a nested `tf.function(jit_compile=True)`;
+    TensorFlow would otherwise execute a gather followed by a weighted sum as
+    separate kernels with full-size intermediates, while XLA fuses them into
+    one loop, which is what makes the gather-based resize as fast as (or
+    faster than) `tf.image.resize` on CPU. The nested function is inlined by
+    TFLite conversion and by an enclosing `jit_compile=True` model. On JAX the
+    core is a nested `jax.jit` (inlined by an enclosing `jax.jit`; eager calls
+    compile it once per shape instead of op by op). PyTorch ignores the
+    setting (`torch.compile` the caller instead). Turn it off to run plain
     kernels (for example on a platform without XLA).
     """
     _XLA_FUSION[0] = bool(enabled)
 
 
 def xla_fusion_enabled():
-    """Whether the sampler core runs as a nested XLA cluster."""
+    """Whether the sampler core runs as a nested XLA cluster (TF and JAX)."""
     return _XLA_FUSION[0]
 
 
 def _fusable(function):
-    """Call `function` through a jit-compiled `tf.function` when enabled."""
-    compiled = tf.function(function, jit_compile=True, autograph=False)
+    """Call `function` as one nested XLA computation on TensorFlow and JAX.
+
+    On TensorFlow a `tf.function(jit_compile=True)`, on JAX a `jax.jit`,
+    built on first use (the framework is imported lazily). On PyTorch, and
+    with fusion off, `function` runs as is.
+    """
+    compiled = {}
 
     def call(*args, **kwargs):
-        if _XLA_FUSION[0]:
-            return compiled(*args, **kwargs)
-        return function(*args, **kwargs)
+        name = backend.name()
+        if not _XLA_FUSION[0] or name not in ("tensorflow", "jax"):
+            return function(*args, **kwargs)
+        if name not in compiled:
+            if name == "tensorflow":
+                tf = backend.tensorflow()
+                compiled[name] = tf.function(
+                    function, jit_compile=True, autograph=False
+                )
+            else:
+                import jax
+
+                compiled[name] = jax.jit(function)
+        return compiled[name](*args, **kwargs)
 
     call.__name__ = function.__name__
     call.__doc__ = function.__doc__
@@ -91,11 +127,45 @@ def _fusable(function):
 def _weighted_sum_of_gathers(params, indices, weights, axis, batch_dims, expand):
     """`sum_t expand(weights[..., t]) * gather(params, indices[..., t])`.
 
-    With a static number of taps the sum is unrolled tap by tap (no
-    `(..., taps, ...)` intermediate; XLA fuses it into one loop). With a
-    dynamic number of taps (unknown input size at trace time) the taps are
-    gathered at once and reduced.
+    The one backend-specific function of `keras_resize.ops`. With a static
+    number of taps the sum is unrolled tap by tap (no `(..., taps, ...)`
+    intermediate; XLA fuses it into one loop). With a dynamic number of taps
+    (a TensorFlow graph with an unknown input size) the taps are gathered at
+    once and reduced.
+
+    `batch_dims=0`: `indices` is shared by all the axes before `axis`.
+    `batch_dims=1`: `indices` is `(batch, n, taps)`, one row per sample (the
+    first axis of `params`).
     """
+    if backend.is_tensorflow():
+        return _weighted_sum_of_gathers_tensorflow(
+            params, indices, weights, axis, batch_dims, expand
+        )
+    weights = ops.cast(weights, _dtype(params))
+    total = None
+    for t in range(indices.shape[-1]):
+        term = _gather(params, indices[..., t], axis, batch_dims)
+        term = term * expand(weights[..., t])
+        total = term if total is None else total + term
+    return total
+
+
+def _gather(params, index, axis, batch_dims):
+    """`tf.gather(params, index, axis, batch_dims)` in `keras.ops` (JAX, torch)."""
+    if batch_dims == 0:
+        return ops.take(params, index, axis=axis)
+    # Per-sample (batch, n) indices -> (batch, 1, .., n, .., 1): take_along_axis
+    # broadcasts the size-1 axes (no index array as large as the output).
+    shape = [1] * tensor_rank(params)
+    shape[0] = index.shape[0]
+    shape[axis] = index.shape[1]
+    return ops.take_along_axis(params, ops.reshape(index, shape), axis=axis)
+
+
+def _weighted_sum_of_gathers_tensorflow(
+    params, indices, weights, axis, batch_dims, expand
+):
+    tf = backend.tensorflow()
     taps = indices.shape[-1]
     weights = tf.cast(weights, params.dtype)
     if taps is not None:
@@ -131,18 +201,20 @@ def resample_axis(images, indices, weights, axis):
     """
     if axis not in (1, 2):
         raise ValueError(f"Expected `axis` to be 1 or 2. Received: axis={axis}")
-    per_sample = indices.shape.rank == 3
+    indices = ops.convert_to_tensor(indices)
+    weights = ops.convert_to_tensor(weights)
+    per_sample = tensor_rank(indices) == 3
     batch_dims = 1 if per_sample else 0
 
     def expand(w):
         # w: (out[, taps]) or (batch, out[, taps]) -> broadcastable to the
         # gathered (batch, ..., out, [taps], ..., channels) tensor
         if not per_sample:
-            w = tf.expand_dims(w, 0)
+            w = ops.expand_dims(w, 0)
         # (explicit expand_dims: TFLite has no StridedSlice with new axes)
         if axis == 1:
-            return tf.expand_dims(tf.expand_dims(w, -1), -1)
-        return tf.expand_dims(tf.expand_dims(w, 1), -1)
+            return ops.expand_dims(ops.expand_dims(w, -1), -1)
+        return ops.expand_dims(ops.expand_dims(w, 1), -1)
 
     return _weighted_sum_of_gathers(images, indices, weights, axis, batch_dims, expand)
 
@@ -175,6 +247,10 @@ def _taps(coordinates, size, interpolation, padding_mode):
     if interpolation == "bilinear":
         return kernels.linear_taps(coordinates, size, padding_mode)
     return kernels.nearest_taps(coordinates, size, padding_mode)
+
+
+def _position_dtype(images):
+    return "float64" if _dtype(images) == "float64" else "float32"
 
 
 def sample_separable(
@@ -210,14 +286,14 @@ def sample_separable(
     check_choice("convention", convention, CONVENTIONS)
     images, squeeze = as_image_batch(images)
     shape = static_or_dynamic_shape(images)
-    pos_dtype = tf.float64 if images.dtype == tf.float64 else tf.float32
-    x = tf.cast(x, pos_dtype)
-    y = tf.cast(y, pos_dtype)
+    pos_dtype = _position_dtype(images)
+    x = ops.cast(x, pos_dtype)
+    y = ops.cast(y, pos_dtype)
     for name, value in (("x", x), ("y", y)):
-        if value.shape.rank not in (1, 2):
+        if tensor_rank(value) not in (1, 2):
             raise ValueError(
                 f"Expected `{name}` to have rank 1 (shared) or 2 (per sample). "
-                f"Received: {name}.shape={value.shape}"
+                f"Received: {name}.shape={tuple(value.shape)}"
             )
     rows = _taps(
         to_index_space(y, shape[1], convention), shape[1], interpolation, padding_mode
@@ -253,9 +329,9 @@ def sample(
 
     Example:
 
-    >>> images = tf.reshape(tf.range(16, dtype="float32"), (1, 4, 4, 1))
-    >>> grid = tf.constant([[[[1.0, 1.0], [2.0, 0.5]]]])  # (x, y) pixel coords
-    >>> sample(images, grid)[0, 0, :, 0].numpy()
+    >>> images = np.arange(16, dtype="float32").reshape((1, 4, 4, 1))
+    >>> grid = np.array([[[[1.0, 1.0], [2.0, 0.5]]]], "float32")  # (x, y) pixels
+    >>> keras.ops.convert_to_numpy(sample(images, grid)[0, 0, :, 0])
     array([2.5, 1.5], dtype=float32)
 
     Convention: see the module docstring; pairs are `(x, y)`.
@@ -264,16 +340,15 @@ def sample(
     check_choice("padding_mode", padding_mode, kernels.PADDING_MODES)
     check_choice("convention", convention, CONVENTIONS)
     images, squeeze = as_image_batch(images)
-    coordinates = tf.convert_to_tensor(coordinates)
-    if squeeze and coordinates.shape.rank == 3:
-        coordinates = tf.expand_dims(coordinates, 0)
-    if coordinates.shape.rank != 4 or coordinates.shape[-1] != 2:
+    coordinates = ops.convert_to_tensor(coordinates)
+    if squeeze and tensor_rank(coordinates) == 3:
+        coordinates = ops.expand_dims(coordinates, 0)
+    if tensor_rank(coordinates) != 4 or coordinates.shape[-1] != 2:
         raise ValueError(
             "Expected `coordinates` of shape (batch, height, width, 2) holding "
-            f"(x, y) pairs. Received: coordinates.shape={coordinates.shape}"
+            f"(x, y) pairs. Received: coordinates.shape={tuple(coordinates.shape)}"
         )
-    pos_dtype = tf.float64 if images.dtype == tf.float64 else tf.float32
-    coordinates = tf.cast(coordinates, pos_dtype)
+    coordinates = ops.cast(coordinates, _position_dtype(images))
     batch, height, width, channels = static_or_dynamic_shape(images)
     grid_shape = static_or_dynamic_shape(coordinates)
     u = to_index_space(coordinates[..., 0], width, convention)
@@ -284,8 +359,8 @@ def sample(
     index = iy[..., :, None] * width + ix[..., None, :]
     weight = wy[..., :, None] * wx[..., None, :]
     taps = iy.shape[-1] * ix.shape[-1]
-    index = tf.reshape(index, [grid_shape[0], grid_shape[1], grid_shape[2], taps])
-    weight = tf.reshape(weight, [grid_shape[0], grid_shape[1], grid_shape[2], taps])
+    index = ops.reshape(index, [grid_shape[0], grid_shape[1], grid_shape[2], taps])
+    weight = ops.reshape(weight, [grid_shape[0], grid_shape[1], grid_shape[2], taps])
     if coordinates.shape[0] == 1:  # a grid shared by the batch
         index, weight = index[0], weight[0]
     out = combine_taps(images, index, weight)
@@ -293,11 +368,11 @@ def sample(
 
 
 def _combine_taps(flat_images, index, weight):
-    per_sample_index = index.shape.rank == 3
-    per_sample_weight = weight.shape.rank == 3
+    per_sample_index = tensor_rank(index) == 3
+    per_sample_weight = tensor_rank(weight) == 3
 
     def expand(w):
-        return tf.expand_dims(w if per_sample_weight else tf.expand_dims(w, 0), -1)
+        return ops.expand_dims(w if per_sample_weight else ops.expand_dims(w, 0), -1)
 
     return _weighted_sum_of_gathers(
         flat_images,
@@ -331,25 +406,29 @@ def combine_taps(images, index, weights):
     Returns:
         `(batch, out_h, out_w, channels)`.
     """
-    images = tf.convert_to_tensor(images)
+    images = ops.convert_to_tensor(images)
     batch, _, _, channels = static_or_dynamic_shape(images)
-    index = tf.convert_to_tensor(index)
-    weights = tf.cast(weights, images.dtype)
-    per_sample_index = index.shape.rank == 4
+    index = ops.convert_to_tensor(index)
+    weights = ops.cast(weights, _dtype(images))
+    per_sample_index = tensor_rank(index) == 4
     out_shape = static_or_dynamic_shape(index)[-3:-1]
     taps = index.shape[-1]
-    flat_index = tf.reshape(index, ([batch] if per_sample_index else []) + [-1, taps])
-    if weights.shape.rank == 4:
-        flat_weights = tf.reshape(weights, [batch, -1, taps])
+    flat_index = ops.reshape(index, ([batch] if per_sample_index else []) + [-1, taps])
+    if tensor_rank(weights) == 4:
+        flat_weights = ops.reshape(weights, [batch, -1, taps])
     else:
-        flat_weights = tf.reshape(weights, [-1, taps])
-    flat_images = tf.reshape(images, [batch, -1, channels])
+        flat_weights = ops.reshape(weights, [-1, taps])
+    flat_images = ops.reshape(images, [batch, -1, channels])
     out = _combine_taps_fused(flat_images, flat_index, flat_weights)
-    return tf.reshape(out, [batch, out_shape[0], out_shape[1], channels])
+    return ops.reshape(out, [batch, out_shape[0], out_shape[1], channels])
 
 
 def _gather_masked(flat_images, index, mask):
-    return tf.gather(flat_images, index, axis=1) * tf.reshape(mask, [1, -1, 1])
+    if backend.is_tensorflow():
+        gathered = backend.tensorflow().gather(flat_images, index, axis=1)
+    else:
+        gathered = ops.take(flat_images, index, axis=1)
+    return gathered * ops.reshape(mask, [1, -1, 1])
 
 
 _gather_masked_fused = _fusable(_gather_masked)
@@ -378,25 +457,28 @@ def gather_patches(images, rows, columns, radius):
 
     Convention: index space (pixel `i` is row/column `i`).
     """
-    images = tf.convert_to_tensor(images)
+    images = ops.convert_to_tensor(images)
+    rows = ops.cast(rows, "int32")
+    columns = ops.cast(columns, "int32")
     batch, height, width, channels = static_or_dynamic_shape(images)
     size = 2 * radius + 1
-    offsets = tf.range(-radius, radius + 1)
+    offsets = ops.arange(-radius, radius + 1, dtype="int32")
     patch_rows = rows[:, None] + offsets  # (out_h, size)
     patch_cols = columns[:, None] + offsets  # (out_w, size)
-    row_inside = (patch_rows >= 0) & (patch_rows < height)
-    col_inside = (patch_cols >= 0) & (patch_cols < width)
-    patch_rows = tf.clip_by_value(patch_rows, 0, height - 1)
-    patch_cols = tf.clip_by_value(patch_cols, 0, width - 1)
+    row_inside = ops.logical_and(patch_rows >= 0, patch_rows < height)
+    col_inside = ops.logical_and(patch_cols >= 0, patch_cols < width)
+    patch_rows = ops.clip(patch_rows, 0, height - 1)
+    patch_cols = ops.clip(patch_cols, 0, width - 1)
     index = patch_rows[:, None, :, None] * width + patch_cols[None, :, None, :]
-    inside = tf.cast(
-        row_inside[:, None, :, None] & col_inside[None, :, None, :], images.dtype
+    inside = ops.cast(
+        ops.logical_and(row_inside[:, None, :, None], col_inside[None, :, None, :]),
+        _dtype(images),
     )  # (out_h, out_w, size, size)
     out_h = static_or_dynamic_shape(rows)[0]
     out_w = static_or_dynamic_shape(columns)[0]
-    flat_images = tf.reshape(images, [batch, -1, channels])
+    flat_images = ops.reshape(images, [batch, -1, channels])
     patches = _gather_masked_fused(
-        flat_images, tf.reshape(index, [-1]), tf.reshape(inside, [-1])
+        flat_images, ops.reshape(index, [-1]), ops.reshape(inside, [-1])
     )
-    patches = tf.reshape(patches, [batch, out_h, out_w, size, size, channels])
+    patches = ops.reshape(patches, [batch, out_h, out_w, size, size, channels])
     return patches, inside

@@ -7,7 +7,9 @@ height=-3".
 
 import numbers
 
-import tensorflow as tf
+import keras
+
+from keras_resize.backend import ops
 
 
 def check_choice(name, value, choices):
@@ -105,35 +107,47 @@ def check_size(size, name="size"):
 
 
 def as_image_batch(images, name="images"):
-    """Convert to a float tensor of rank 4 (NHWC).
+    """Convert to a float tensor of rank 4 (NHWC) of the active backend.
 
     Rank-3 input (HWC) gets a batch axis; the second return value says so,
-    so that callers can remove it again. Integer images are cast to
-    float32 (as `tf.image.resize` does); float images keep their dtype.
+    so that callers can remove it again. Integer (and bool) images are cast
+    to float32 (as `tf.image.resize` does); float images keep their dtype.
     """
-    images = tf.convert_to_tensor(images)
-    rank = images.shape.rank
+    images = ops.convert_to_tensor(images)
+    rank = tensor_rank(images)
     if rank not in (3, 4):
+        shape = images.shape if rank is None else tuple(images.shape)
         raise ValueError(
             f"Expected `{name}` to have rank 3 (height, width, channels) or "
             f"4 (batch, height, width, channels). Received: {name}.shape="
-            f"{images.shape}"
+            f"{shape}"
         )
-    if not images.dtype.is_floating:
-        if images.dtype.is_integer or images.dtype == tf.bool:
-            images = tf.cast(images, tf.float32)
+    dtype = keras.backend.standardize_dtype(images.dtype)
+    if "float" not in dtype:
+        if "int" in dtype or dtype == "bool":
+            images = ops.cast(images, "float32")
         else:
             raise ValueError(
                 f"Expected `{name}` to have a float or integer dtype. "
-                f"Received: {name}.dtype={images.dtype.name}"
+                f"Received: {name}.dtype={dtype}"
             )
     if rank == 3:
-        return tf.expand_dims(images, 0), True
+        return ops.expand_dims(images, 0), True
     return images, False
 
 
+def tensor_rank(tensor):
+    """Static rank of a tensor (None for a TensorFlow tensor of unknown rank)."""
+    try:
+        return len(tensor.shape)
+    except (TypeError, ValueError):
+        return None
+
+
 def static_or_dynamic_shape(tensor):
-    """List of dims: python ints where static, scalar tensors elsewhere."""
-    static = tensor.shape.as_list()
-    dynamic = tf.shape(tensor)
-    return [dynamic[i] if d is None else d for i, d in enumerate(static)]
+    """List of dims: python ints where static, scalar tensors elsewhere.
+
+    Dims are only dynamic (scalar tensors) in a TensorFlow graph with
+    unknown (`None`) dims; on JAX and PyTorch every dim is a python int.
+    """
+    return list(ops.shape(tensor))
