@@ -8,6 +8,11 @@ from keras_resize.layers import DownsizeNetResize, get_resizer
 from keras_resize.ops import resize
 from keras_resize.testing import assert_value_error, run_layer_test
 
+
+def _np(x):
+    return np.asarray(keras.ops.convert_to_numpy(x))
+
+
 RNG = np.random.default_rng(0)
 IMAGES = RNG.random((2, 37, 53, 3)).astype("float32")
 SIZES = [(16, 24), (9, 40), (37, 53), (13, 7), (60, 70)]  # down, mixed, equal, up
@@ -31,15 +36,15 @@ def test_interpolation_initializer_equals_the_fixed_resize(neighborhood, size):
     layer = DownsizeNetResize(
         *size, neighborhood=neighborhood, initializer="interpolation"
     )
-    expected = resize(IMAGES, size, method=neighborhood)
-    np.testing.assert_allclose(layer(IMAGES), expected, atol=1e-5)
+    expected = _np(resize(IMAGES, size, method=neighborhood))
+    np.testing.assert_allclose(_np(layer(IMAGES)), expected, atol=1e-5)
     # and random texture convolutions do not matter at that initialisation
     weights = layer.get_weights()
     rng = np.random.default_rng(2)
     for i in range(2 * layer.num_conv_layers):
         weights[i] = rng.normal(size=weights[i].shape).astype("float32")
     layer.set_weights(weights)
-    np.testing.assert_allclose(layer(IMAGES), expected, atol=1e-5)
+    np.testing.assert_allclose(_np(layer(IMAGES)), expected, atol=1e-5)
 
 
 def test_the_special_case_can_fail():
@@ -48,7 +53,7 @@ def test_the_special_case_can_fail():
     weights = layer.get_weights()
     weights[-2][0, 0] = 0.5  # let one feature channel leak into a coefficient
     layer.set_weights(weights)
-    assert np.abs(layer(IMAGES) - resize(IMAGES, (16, 24))).max() > 1e-3
+    assert np.abs(_np(layer(IMAGES)) - _np(resize(IMAGES, (16, 24)))).max() > 1e-3
 
 
 @pytest.mark.parametrize("normalization", ["sigmoid", "softmax", "none"])
@@ -64,13 +69,13 @@ def test_coefficients_sum_to_one_and_constants_stay_constant(
     )
     layer(IMAGES)
     randomize(layer)
-    coefficients = layer.coefficients(IMAGES).numpy()
+    coefficients = _np(layer.coefficients(IMAGES))
     assert coefficients.shape == (2, 11, 19, 4 if neighborhood == "bilinear" else 16)
     np.testing.assert_allclose(coefficients.sum(-1), 1.0, atol=1e-5)
     if normalization != "none":
         assert coefficients.min() >= 0
     constant = np.full((2, 37, 53, 3), 0.3, "float32")
-    np.testing.assert_allclose(layer(constant), 0.3, atol=1e-5)
+    np.testing.assert_allclose(_np(layer(constant)), 0.3, atol=1e-5)
 
 
 @pytest.mark.parametrize("num_conv_layers", [1, 2, 3])
@@ -85,9 +90,9 @@ def test_patch_and_full_feature_paths_agree(num_conv_layers, neighborhood):
     full(IMAGES)
     randomize(patches)  # non-zero biases make the border padding matter
     full.set_weights(patches.get_weights())
-    np.testing.assert_allclose(patches(IMAGES), full(IMAGES), atol=1e-5)
+    np.testing.assert_allclose(_np(patches(IMAGES)), _np(full(IMAGES)), atol=1e-5)
     np.testing.assert_allclose(
-        patches.coefficients(IMAGES), full.coefficients(IMAGES), atol=1e-5
+        _np(patches.coefficients(IMAGES)), _np(full.coefficients(IMAGES)), atol=1e-5
     )
 
 
@@ -107,11 +112,11 @@ def test_auto_feature_path_picks_the_cheaper_one():
 
 def test_texture_features_change_the_output():
     layer = DownsizeNetResize(16, 24)
-    before = layer(IMAGES).numpy()
+    before = _np(layer(IMAGES))
     weights = layer.get_weights()
     weights[0] = weights[0] * 0.0
     layer.set_weights(weights)
-    assert np.abs(layer(IMAGES).numpy() - before).max() > 1e-3
+    assert np.abs(_np(layer(IMAGES)) - before).max() > 1e-3
 
 
 @pytest.mark.parametrize(
@@ -126,21 +131,51 @@ def test_texture_features_change_the_output():
             dict(height=8, width=8, normalization="softmax", feature_path="full"),
             (2, 24, 24, 3),
         ),
+        (
+            dict(height=8, width=6, data_format="channels_first"),
+            (2, 3, 20, 18),
+        ),
     ],
+    ids=["bilinear", "bicubic-3-layers", "softmax-full", "channels-first"],
 )
 def test_passes_the_harness(kwargs, input_shape):
+    if kwargs.get("data_format") == "channels_first":
+        expected = (*input_shape[:2], kwargs["height"], kwargs["width"])
+    else:
+        expected = (input_shape[0], kwargs["height"], kwargs["width"], input_shape[-1])
     report = run_layer_test(
         DownsizeNetResize,
         kwargs,
         input_shape,
-        expected_output_shape=(
-            input_shape[0],
-            kwargs["height"],
-            kwargs["width"],
-            input_shape[-1],
-        ),
+        expected_output_shape=expected,
+        expected_output_dtype="float32",
+        # a kernel and a bias per texture convolution, the mixing kernel and bias
+        expected_num_trainable_weights=2 * kwargs.get("num_conv_layers", 2) + 2,
+        expected_num_non_trainable_weights=0,
     )
-    assert not [op for op in report["tflite_ops"] if "FLEX" in op.upper()]
+    if keras.backend.backend() == "tensorflow":
+        assert not [op for op in report["tflite_ops"] if "FLEX" in op.upper()]
+
+
+@pytest.mark.parametrize("feature_path", ["patches", "full"])
+def test_channels_first_equals_transposed_channels_last(feature_path):
+    last = DownsizeNetResize(11, 19, feature_path=feature_path)
+    last(IMAGES)
+    randomize(last)
+    first = DownsizeNetResize(
+        11, 19, feature_path=feature_path, data_format="channels_first"
+    )
+    first.build((None, 3, 37, 53))
+    first.set_weights(last.get_weights())
+    images = np.transpose(IMAGES, (0, 3, 1, 2))
+    expected = np.transpose(_np(last(IMAGES)), (0, 3, 1, 2))
+    np.testing.assert_allclose(_np(first(images)), expected, atol=1e-5)
+    np.testing.assert_allclose(
+        _np(first.coefficients(images)),
+        np.transpose(_np(last.coefficients(IMAGES)), (0, 3, 1, 2)),
+        atol=1e-6,
+    )
+    assert first.compute_output_shape((2, 3, 37, 53)) == (2, 3, 11, 19)
 
 
 def test_trains_and_is_in_the_registry():

@@ -1,9 +1,11 @@
 """DSRL: feature affinity loss, sub-pixel upsampling, the head and the model.
 
 References are independent of the code under test: brute-force numpy for the
-feature affinity (window loops, pairwise dot products), `tf.image.resize` for
-bilinear upsampling, numpy cross-entropy / MSE for the total loss, and the
-TFLite op lists of the plain segmenter for the exported inference model.
+feature affinity (window loops, pairwise dot products), half-pixel bilinear
+interpolation in numpy (`tf.image.resize`) for bilinear upsampling, numpy
+cross-entropy / MSE for the total loss, and the TFLite op lists of the plain
+segmenter for the exported inference model (TensorFlow only). Everything
+else runs on every backend.
 """
 
 import collections
@@ -14,14 +16,13 @@ import tempfile
 import keras
 import numpy as np
 import pytest
-import tensorflow as tf
 
 from keras_resize.layers import (
     DualSRHead,
     SubPixelUpsampling,
     SuperResolutionDecoder,
 )
-from keras_resize.layers.dual_sr import bilinear_subpixel_weights
+from keras_resize.layers.dual_sr import bilinear_subpixel_weights, depth_to_space
 from keras_resize.losses import FeatureAffinityLoss, feature_affinity
 from keras_resize.models import (
     VARIANTS,
@@ -35,6 +36,75 @@ from keras_resize.testing import (
     tflite_convert,
     tflite_run,
 )
+
+BACKEND = keras.backend.backend()
+
+
+def _tensorflow_without_gpu():
+    if BACKEND != "tensorflow":
+        return False
+    import tensorflow as tf
+
+    return not tf.config.list_physical_devices("GPU")
+
+
+# keras.layers.Conv2D(data_format="channels_first"), as in a channels-first
+# U-Net, has no CPU kernel on TensorFlow (NCHW convolutions are GPU-only there)
+needs_nchw_convolutions = pytest.mark.skipif(
+    _tensorflow_without_gpu(),
+    reason="TensorFlow's CPU Conv2D has no channels-first (NCHW) kernel",
+)
+
+
+def to_numpy(x):
+    if isinstance(x, dict):
+        return {key: to_numpy(value) for key, value in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [to_numpy(v) for v in x]
+    return np.asarray(keras.ops.convert_to_numpy(x))
+
+
+def gradients(function, *arrays):
+    """Gradients of the scalar `function(*tensors)` to each input (numpy)."""
+    if BACKEND == "tensorflow":
+        import tensorflow as tf
+
+        tensors = [tf.constant(a) for a in arrays]
+        with tf.GradientTape() as tape:
+            tape.watch(tensors)
+            value = function(*tensors)
+        return [g.numpy() for g in tape.gradient(value, tensors)]
+    if BACKEND == "jax":
+        import jax
+        import jax.numpy as jnp
+
+        argnums = tuple(range(len(arrays)))
+        grads = jax.grad(function, argnums=argnums)(*map(jnp.asarray, arrays))
+        return [np.asarray(g) for g in grads]
+    import torch
+
+    tensors = [torch.tensor(a, requires_grad=True) for a in arrays]
+    function(*tensors).backward()
+    return [t.grad.numpy() for t in tensors]
+
+
+def reference_bilinear(images, size):
+    """Half-pixel bilinear resize (`tf.image.resize`), np.interp per axis."""
+    out = np.asarray(images, np.float64)
+    for axis, out_size in ((1, size[0]), (2, size[1])):
+        in_size = out.shape[axis]
+        positions = (np.arange(out_size) + 0.5) * in_size / out_size - 0.5
+        out = np.apply_along_axis(
+            lambda line, p=positions, n=in_size: np.interp(p, np.arange(n), line),
+            axis,
+            out,
+        )
+    return out
+
+
+def channels_first(x):
+    return np.transpose(np.asarray(x), (0, 3, 1, 2))
+
 
 # ---------------------------------------------------------------------------
 # FeatureAffinityLoss
@@ -75,12 +145,12 @@ def test_feature_affinity_matches_brute_force(normalize):
     b = rng.normal(size=(3, 22, 29, 3)).astype("float32")
     expected = affinity_numpy(a, b, 4, normalize)
     got = feature_affinity(a, b, subsample=1 / 4, normalize=normalize)
-    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(to_numpy(got), expected, rtol=1e-5, atol=1e-6)
     loss = FeatureAffinityLoss(subsample=1 / 4, normalize=normalize)
     np.testing.assert_allclose(float(loss(a, b)), expected.mean(), rtol=1e-5)
     # no subsampling
     np.testing.assert_allclose(
-        feature_affinity(a[:1, :6, :5], b[:1, :6, :5], subsample=1),
+        to_numpy(feature_affinity(a[:1, :6, :5], b[:1, :6, :5], subsample=1)),
         affinity_numpy(a[:1, :6, :5], b[:1, :6, :5], 1, False),
         rtol=1e-5,
     )
@@ -97,20 +167,54 @@ def test_feature_affinity_is_averaged_per_sample():
     # a public port sums over the batch, which would give 2 * one here
     np.testing.assert_allclose(two, one, rtol=1e-6)
     # and the per-sample values of a mixed batch are independent
-    per_sample = feature_affinity(np.concatenate([a, b]), np.concatenate([b, b]))
-    np.testing.assert_allclose(per_sample[0], feature_affinity(a, b)[0], rtol=1e-6)
+    per_sample = to_numpy(
+        feature_affinity(np.concatenate([a, b]), np.concatenate([b, b]))
+    )
+    np.testing.assert_allclose(
+        per_sample[0], to_numpy(feature_affinity(a, b))[0], rtol=1e-6
+    )
     assert float(per_sample[1]) == 0.0
 
 
 def test_feature_affinity_hand_computed():
     ones = np.ones((1, 8, 8, 2), "float32")
     # S = 2 everywhere vs 2 * 9 = 18: |2 - 18| = 16 for every pair
-    assert float(feature_affinity(ones, 3 * ones, subsample=1 / 2)[0]) == 16.0
+    assert float(to_numpy(feature_affinity(ones, 3 * ones, subsample=1 / 2))[0]) == 16
     # normalised, both are unit vectors in the same direction: zero
-    assert float(feature_affinity(ones, 3 * ones, 1 / 2, normalize=True)[0]) == 0.0
+    same = feature_affinity(ones, 3 * ones, 1 / 2, normalize=True)
+    assert float(to_numpy(same)[0]) == pytest.approx(0.0, abs=1e-6)
 
 
+def test_feature_affinity_gradient_equals_finite_differences_of_numpy():
+    """The backend gradient (float32) against central differences of the
+    brute-force numpy reference in float64."""
+    rng = np.random.default_rng(2)
+    a = rng.normal(size=(1, 4, 6, 2)).astype("float32")
+    b = rng.normal(size=(1, 4, 6, 2)).astype("float32")
+    step = 1e-4
+    for normalize in (False, True):
+        theoretical = gradients(
+            lambda x, y, n=normalize: keras.ops.sum(feature_affinity(x, y, 1 / 2, n)),
+            a,
+            b,
+        )
+        for which, grad in enumerate(theoretical):
+            numerical = np.zeros(a.shape)
+            for index in np.ndindex(*a.shape):
+                maps = [a.astype(np.float64), b.astype(np.float64)]
+                maps[which][index] += step
+                plus = affinity_numpy(*maps, 2, normalize)[0]
+                maps[which][index] -= 2 * step
+                minus = affinity_numpy(*maps, 2, normalize)[0]
+                numerical[index] = (plus - minus) / (2 * step)
+            assert np.abs(grad).max() > 1e-2
+            np.testing.assert_allclose(grad, numerical, atol=1e-4)
+
+
+@pytest.mark.tensorflow_only
 def test_feature_affinity_gradient_float64():
+    import tensorflow as tf
+
     rng = np.random.default_rng(2)
     a = tf.constant(rng.normal(size=(1, 4, 6, 2)))
     b = tf.constant(rng.normal(size=(1, 4, 6, 2)))
@@ -125,7 +229,7 @@ def test_feature_affinity_gradient_float64():
 
 
 def test_feature_affinity_size_bound_names_the_fitting_subsample():
-    maps = tf.zeros((1, 128, 96, 3))
+    maps = np.zeros((1, 128, 96, 3), "float32")
     error = assert_value_error(
         feature_affinity, "subsample=1/2", maps, maps, subsample=1, max_positions=4096
     )
@@ -139,7 +243,7 @@ def test_feature_affinity_size_bound_names_the_fitting_subsample():
     )
     assert "max_positions=100" in str(error)
     # exactly at the bound is fine
-    assert feature_affinity(maps, maps, 1 / 2, max_positions=3072).shape == (1,)
+    assert tuple(feature_affinity(maps, maps, 1 / 2, max_positions=3072).shape) == (1,)
 
 
 @pytest.mark.parametrize("subsample", [0.3, 0, 2, -0.5, True, "1/8"])
@@ -159,23 +263,75 @@ def test_feature_affinity_loss_bad_arguments_and_config():
     assert clone.get_config() == loss.get_config()
 
 
+def test_feature_affinity_loss_fits_and_round_trips(tmp_path):
+    """A model trained with the loss: one `fit` step, `.keras` round trip."""
+    keras.utils.set_random_seed(0)
+    rng = np.random.default_rng(0)
+    x = rng.random((2, 16, 16, 3)).astype("float32")
+    y = rng.random((2, 16, 16, 2)).astype("float32")
+    inputs = keras.Input((16, 16, 3))
+    model = keras.Model(inputs, keras.layers.Conv2D(2, 3, padding="same")(inputs))
+    model.compile(optimizer="sgd", loss=FeatureAffinityLoss(subsample=1 / 4))
+    before = model.evaluate(x, y, verbose=0)
+    history = model.fit(x, y, batch_size=2, epochs=1, verbose=0)
+    assert np.isfinite(history.history["loss"][0])
+    after = model.evaluate(x, y, verbose=0)
+    assert after != before
+    np.testing.assert_allclose(
+        after,
+        affinity_numpy(to_numpy(model.predict(x, verbose=0)), y, 4, False).mean(),
+        rtol=1e-5,
+    )
+    path = os.path.join(tmp_path, "affinity.keras")
+    model.save(path)
+    loaded = keras.saving.load_model(path)
+    assert isinstance(loaded.loss, FeatureAffinityLoss)
+    assert loaded.loss.get_config() == model.loss.get_config()
+    np.testing.assert_allclose(loaded.evaluate(x, y, verbose=0), after, rtol=1e-5)
+
+
 # ---------------------------------------------------------------------------
 # SubPixelUpsampling and SuperResolutionDecoder
 
 
 @pytest.mark.parametrize("factor", [1, 2, 3, 4])
-def test_bilinear_subpixel_equals_tf_image_resize(factor):
+def test_bilinear_subpixel_equals_half_pixel_bilinear(factor):
     rng = np.random.default_rng(factor)
     x = rng.normal(size=(2, 5, 7, 3)).astype("float32")
-    expected = tf.image.resize(x, (5 * factor, 7 * factor), method="bilinear")
+    expected = reference_bilinear(x, (5 * factor, 7 * factor))
     for kwargs in (
         {},  # learned, channel mixing, bilinear initialisation
         {"channel_mixing": False},
         {"learned": False},  # fixed, no weights
     ):
         layer = SubPixelUpsampling(factor, **kwargs)
-        np.testing.assert_allclose(layer(x), expected, atol=2e-6, err_msg=str(kwargs))
+        np.testing.assert_allclose(
+            to_numpy(layer(x)), expected, atol=2e-6, err_msg=str(kwargs)
+        )
     assert not SubPixelUpsampling(factor, learned=False).weights
+
+
+def test_depth_to_space_order():
+    """Channel `(r * s + c) * k + ch` of pixel (i, j) lands at (i s + r, j s + c)."""
+    rng = np.random.default_rng(0)
+    x = rng.random((2, 3, 4, 2 * 2 * 3)).astype("float32")
+    out = to_numpy(depth_to_space(x, 2))
+    assert out.shape == (2, 6, 8, 3)
+    for r in range(2):
+        for c in range(2):
+            np.testing.assert_array_equal(
+                out[:, r::2, c::2, :], x[..., (r * 2 + c) * 3 : (r * 2 + c + 1) * 3]
+            )
+
+
+@pytest.mark.tensorflow_only
+def test_depth_to_space_equals_tensorflow():
+    import tensorflow as tf
+
+    x = np.random.default_rng(0).random((2, 3, 4, 27)).astype("float32")
+    np.testing.assert_array_equal(
+        to_numpy(depth_to_space(x, 3)), tf.nn.depth_to_space(x, 3).numpy()
+    )
 
 
 def test_bilinear_subpixel_weights_hand_computed():
@@ -194,27 +350,32 @@ def test_bilinear_subpixel_weights_hand_computed():
 def test_sub_pixel_upsampling_learns_away_from_bilinear():
     # nearest-neighbour upsampling is not bilinear but is a 3x3 sub-pixel
     # kernel (centre tap 1): training from the bilinear start must reach it
+    keras.utils.set_random_seed(0)
     rng = np.random.default_rng(3)
     x = rng.normal(size=(4, 6, 6, 2)).astype("float32")
     target = np.repeat(np.repeat(x, 2, axis=1), 2, axis=2)
     layer = SubPixelUpsampling(2)
-    optimizer = keras.optimizers.Adam(0.02)
-
-    @tf.function
-    def step():
-        with tf.GradientTape() as tape:
-            loss = tf.reduce_mean(tf.square(layer(x) - target))
-        grads = tape.gradient(loss, layer.trainable_variables)
-        optimizer.apply_gradients(zip(grads, layer.trainable_variables, strict=True))
-        return loss
-
-    initial = float(step())
-    for _ in range(300):
-        final = float(step())
+    inputs = keras.Input((6, 6, 2))
+    model = keras.Model(inputs, layer(inputs))
+    model.compile(optimizer=keras.optimizers.Adam(0.02), loss="mse")
+    initial = model.evaluate(x, target, verbose=0)
+    # 300 steps on the same batch, in one epoch
+    repeats = 300
+    model.fit(
+        np.tile(x, (repeats, 1, 1, 1)),
+        np.tile(target, (repeats, 1, 1, 1)),
+        batch_size=4,
+        epochs=1,
+        shuffle=False,
+        verbose=0,
+    )
+    final = model.evaluate(x, target, verbose=0)
     assert initial > 0.05 and final < 0.02 * initial
     # a random initializer is not bilinear
     other = SubPixelUpsampling(2, initializer="glorot_uniform")
-    assert not np.allclose(other(x), SubPixelUpsampling(2)(x), atol=1e-3)
+    assert not np.allclose(
+        to_numpy(other(x)), to_numpy(SubPixelUpsampling(2)(x)), atol=1e-3
+    )
 
 
 def test_sub_pixel_upsampling_harness():
@@ -223,8 +384,10 @@ def test_sub_pixel_upsampling_harness():
         {"factor": 2},
         (2, 6, 10, 4),
         expected_output_shape=(2, 12, 20, 4),
+        expected_num_trainable_weights=2,
     )
-    assert {"MIRROR_PAD", "CONV_2D", "DEPTH_TO_SPACE"} <= set(report["tflite_ops"])
+    if BACKEND == "tensorflow":
+        assert set(UPSAMPLING_OPS) <= set(report["tflite_ops"])
 
 
 def test_super_resolution_decoder_harness():
@@ -233,8 +396,10 @@ def test_super_resolution_decoder_harness():
         {"scale": 4, "image_channels": 3, "filters": 8},
         (2, 5, 6, 7),
         expected_output_shape=(2, 20, 24, 3),
+        expected_num_trainable_weights=6,
     )
-    assert "DEPTH_TO_SPACE" in report["tflite_ops"]
+    if BACKEND == "tensorflow":
+        assert {"CONV_2D", "TRANSPOSE", "RESHAPE"} <= set(report["tflite_ops"])
 
 
 def test_super_resolution_decoder_sub_pixel_order():
@@ -245,8 +410,39 @@ def test_super_resolution_decoder_sub_pixel_order():
     kernel = np.zeros((3, 3, 4, 4), "float32")
     kernel[1, 1] = np.eye(4)
     decoder.to_subpixels.kernel.assign(kernel)
-    out = decoder(np.array([1, 2, 3, 4], "float32").reshape(1, 1, 1, 4))
+    out = to_numpy(decoder(np.array([1, 2, 3, 4], "float32").reshape(1, 1, 1, 4)))
     np.testing.assert_array_equal(out[0, :, :, 0], [[1, 2], [3, 4]])
+
+
+@pytest.mark.parametrize(
+    "layer_cls,kwargs",
+    [
+        (SubPixelUpsampling, {"factor": 2}),
+        (SubPixelUpsampling, {"factor": 3, "channel_mixing": False}),
+        (SubPixelUpsampling, {"factor": 2, "learned": False}),
+        (SuperResolutionDecoder, {"scale": 2, "filters": 4}),
+    ],
+    ids=["mixing", "depthwise", "fixed", "decoder"],
+)
+def test_channels_first_is_the_transpose_of_channels_last(layer_cls, kwargs):
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(2, 5, 7, 4)).astype("float32")
+    last = layer_cls(**kwargs, data_format="channels_last")
+    first = layer_cls(**kwargs, data_format="channels_first")
+    expected = to_numpy(last(x))
+    first(channels_first(x))
+    first.set_weights(last.get_weights())
+    if last.weights:  # make the weights differ from the initialisation
+        first.set_weights([w + 0.1 for w in last.get_weights()])
+        last.set_weights(first.get_weights())
+        expected = to_numpy(last(x))
+    np.testing.assert_allclose(
+        to_numpy(first(channels_first(x))), channels_first(expected), atol=1e-5
+    )
+    a = last.compute_output_shape((None, None, 7, 4))
+    b = first.compute_output_shape((None, 4, None, 7))
+    assert tuple(b) == (a[0], a[3], a[1], a[2])
+    assert first.get_config()["data_format"] == "channels_first"
 
 
 def test_bad_layer_arguments():
@@ -258,6 +454,7 @@ def test_bad_layer_arguments():
     assert_value_error(
         SubPixelUpsampling, "initializer='zeros'", 2, learned=False, initializer="zeros"
     )
+    assert_value_error(SubPixelUpsampling, "data_format='nchw'", 2, data_format="nchw")
     assert_value_error(SuperResolutionDecoder, "scale=1.5", 1.5)
     assert_value_error(SuperResolutionDecoder, "num_layers=-1", 2, num_layers=-1)
     assert_value_error(DualSRHead, "num_classes=0", 0)
@@ -270,7 +467,7 @@ def test_bad_layer_arguments():
 
 # ---------------------------------------------------------------------------
 # DualSRHead (two inputs: the shared harness takes one, so its checks are
-# repeated here by hand: shapes, config, .keras, XLA, gradients, float16)
+# repeated here by hand: shapes, config, .keras, compiled, gradients, float16)
 
 
 def _head_inputs(batch=2, seed=0):
@@ -280,22 +477,28 @@ def _head_inputs(batch=2, seed=0):
     return features, logits
 
 
+def _head_model(head, features_shape=(4, 6, 16), logits_shape=(16, 24, 5)):
+    inputs = [keras.Input(features_shape), keras.Input(logits_shape)]
+    return keras.Model(inputs, head(inputs))
+
+
 def test_dual_sr_head():
     features, logits = _head_inputs()
     head = DualSRHead(5, factor=2, decoder_filters=8)
-    out = head([features, logits], training=True)
+    out = to_numpy(head([features, logits], training=True))
     assert head.decoder.scale == 8  # inferred stride 4 x factor 2
     expected = {
         "segmentation": (2, 32, 48, 5),
         "super_resolution": (2, 32, 48, 3),
         "feature_transform": (2, 32, 48, 3),
     }
-    assert {k: tuple(v.shape) for k, v in out.items()} == expected
+    assert {k: v.shape for k, v in out.items()} == expected
     assert head.compute_output_shape([features.shape, logits.shape]) == expected
     np.testing.assert_allclose(
-        out["segmentation"], tf.image.resize(logits, (32, 48)), atol=2e-6
+        out["segmentation"], reference_bilinear(logits, (32, 48)), atol=2e-6
     )
-    assert float(tf.reduce_min(out["feature_transform"])) >= 0.0  # ReLU
+    assert out["feature_transform"].min() >= 0.0  # ReLU
+    assert len(head.trainable_weights) == 12
 
     # symbolic with unknown spatial size (stride given)
     dynamic = DualSRHead(5, feature_stride=4, decoder_filters=8)
@@ -305,45 +508,121 @@ def test_dual_sr_head():
     with pytest.raises(ValueError, match="feature_stride"):
         DualSRHead(5)(inputs)
 
-    # config round trip and .keras save / load in a functional model
+    # config round trip
     clone = DualSRHead.from_config(head.get_config())
     assert clone.get_config() == head.get_config()
-    inputs = [keras.Input((4, 6, 16)), keras.Input((16, 24, 5))]
-    model = keras.Model(inputs, head(inputs))
-    reference = model.predict([features, logits], verbose=0)
-    with tempfile.TemporaryDirectory() as tmp:
-        path = os.path.join(tmp, "head.keras")
-        model.save(path)
-        loaded = keras.saving.load_model(path)
-    for key, value in loaded.predict([features, logits], verbose=0).items():
+
+    # mixed precision
+    reference = to_numpy(head([features, logits]))
+    half = DualSRHead(5, decoder_filters=8, dtype="mixed_float16")
+    half([features, logits])
+    half.set_weights(head.get_weights())
+    for key, value in half([features, logits]).items():
+        assert keras.backend.standardize_dtype(value.dtype) == "float16"
+        np.testing.assert_allclose(
+            to_numpy(value).astype("float32"), reference[key], atol=5e-2, rtol=5e-2
+        )
+
+
+def test_dual_sr_head_fits_one_step_and_round_trips(tmp_path):
+    """One `fit` step moves every trainable weight (gradients reach all of
+    them); `.keras` save / load gives the same outputs."""
+    keras.utils.set_random_seed(0)
+    features, logits = _head_inputs()
+    head = DualSRHead(5, factor=2, decoder_filters=4)
+    model = _head_model(head)
+    model.compile(optimizer=keras.optimizers.SGD(0.1), loss="mse")
+    targets = {
+        key: np.ones(value)
+        for key, value in head.compute_output_shape(
+            [features.shape, logits.shape]
+        ).items()
+    }
+    before = [to_numpy(w).copy() for w in head.trainable_weights]
+    history = model.fit([features, logits], targets, batch_size=2, verbose=0)
+    assert np.isfinite(history.history["loss"][0])
+    unchanged = [
+        w.path
+        for w, old in zip(head.trainable_weights, before, strict=True)
+        if np.array_equal(to_numpy(w), old)
+    ]
+    assert not unchanged
+    reference = to_numpy(model.predict([features, logits], verbose=0))
+    path = os.path.join(tmp_path, "head.keras")
+    model.save(path)
+    loaded = keras.saving.load_model(path)
+    for key, value in to_numpy(loaded.predict([features, logits], verbose=0)).items():
         np.testing.assert_allclose(value, reference[key], atol=1e-5)
 
-    # XLA, inference mode
-    xla = tf.function(lambda f, g: head([f, g], training=False), jit_compile=True)
-    for key, value in xla(features, logits).items():
+
+def test_dual_sr_head_compiled():
+    """`jit_compile=True` (TensorFlow) or `jax.jit` gives the same outputs
+    (PyTorch: torch.compile is too slow for the test suite, skipped)."""
+    features, logits = _head_inputs()
+    head = DualSRHead(5, factor=2, decoder_filters=8)
+    reference = to_numpy(head([features, logits], training=False))
+    if BACKEND == "tensorflow":
+        import tensorflow as tf
+
+        function = tf.function(
+            lambda f, g: head([f, g], training=False), jit_compile=True
+        )
+        compiled = function(features, logits)
+    elif BACKEND == "jax":
+        import jax
+
+        trainable = [v.value for v in head.trainable_variables]
+        non_trainable = [v.value for v in head.non_trainable_variables]
+        compiled = jax.jit(
+            lambda t, n, f, g: head.stateless_call(t, n, [f, g], training=False)[0]
+        )(trainable, non_trainable, features, logits)
+    else:
+        pytest.skip("torch.compile: too slow for the test suite")
+    for key, value in to_numpy(compiled).items():
         np.testing.assert_allclose(value, reference[key], atol=1e-4)
 
-    # gradients to every trainable weight and both inputs
+
+@pytest.mark.tensorflow_only
+def test_dual_sr_head_input_gradients():
+    import tensorflow as tf
+
+    features, logits = _head_inputs()
+    head = DualSRHead(5, factor=2, decoder_filters=8)
     f, g = tf.constant(features), tf.constant(logits)
     with tf.GradientTape() as tape:
         tape.watch([f, g])
         outputs = head([f, g], training=True)
         loss = sum(tf.reduce_sum(tf.square(v)) for v in outputs.values())
-    sources = [f, g] + list(head.trainable_weights)
-    grads = tape.gradient(loss, sources)
-    assert len(head.trainable_weights) == 12
+    grads = tape.gradient(loss, [f, g] + list(head.trainable_weights))
     for grad in grads:
         assert grad is not None and np.all(np.isfinite(grad))
 
-    # mixed precision
-    half = DualSRHead(5, decoder_filters=8, dtype="mixed_float16")
-    half([features, logits])
-    half.set_weights(head.get_weights())
-    for key, value in half([features, logits]).items():
-        assert value.dtype == tf.float16
-        np.testing.assert_allclose(
-            tf.cast(value, tf.float32), reference[key], atol=5e-2, rtol=5e-2
+
+def test_dual_sr_head_channels_first_is_the_transpose_of_channels_last():
+    features, logits = _head_inputs()
+    last = DualSRHead(5, decoder_filters=4, data_format="channels_last")
+    first = DualSRHead(5, decoder_filters=4, data_format="channels_first")
+    last([features, logits])
+    first([channels_first(features), channels_first(logits)])
+    weights = [w + 0.05 for w in last.get_weights()]  # not the initialisation
+    last.set_weights(weights)
+    first.set_weights(weights)
+    for training in (False, True):
+        expected = to_numpy(last([features, logits], training=training))
+        got = to_numpy(
+            first([channels_first(features), channels_first(logits)], training=training)
         )
+        for key, value in expected.items():
+            np.testing.assert_allclose(got[key], channels_first(value), atol=1e-4)
+    shapes = first.compute_output_shape([(None, 16, 4, 6), (None, 5, 16, 24)])
+    assert shapes == {
+        "segmentation": (None, 5, 32, 48),
+        "super_resolution": (None, 3, 32, 48),
+        "feature_transform": (None, 3, 32, 48),
+    }
+    assert first.get_config()["data_format"] == "channels_first"
+    assert first.upsampler.data_format == "channels_first"
+    assert first.decoder.data_format == "channels_first"
 
 
 def test_dual_sr_head_variants_and_errors():
@@ -368,7 +647,7 @@ def test_dual_sr_head_variants_and_errors():
 def test_build_unet():
     model = build_unet(4, image_shape=(None, None, 3), filters=(8, 16, 16))
     x = np.zeros((1, 24, 40, 3), "float32")
-    assert model(x).shape == (1, 24, 40, 4)
+    assert tuple(model(x).shape) == (1, 24, 40, 4)
     assert model.get_layer("features").output.shape[-1] == 8
     assert build_unet(2, filters=(4,)).get_layer("features") is not None
     assert_value_error(build_unet, "num_classes=0", 0)
@@ -376,6 +655,52 @@ def test_build_unet():
     assert_value_error(
         build_unet, "image_shape=(30, 32, 3)", 2, image_shape=(30, 32, 3)
     )
+    assert_value_error(
+        build_unet,
+        "image_shape=(3, 30, 32)",
+        2,
+        image_shape=(3, 30, 32),
+        data_format="channels_first",
+    )
+    assert_value_error(build_unet, "data_format='nhwc'", 2, data_format="nhwc")
+
+
+@needs_nchw_convolutions
+def test_build_unet_channels_first_is_the_transpose_of_channels_last():
+    last = build_unet(3, image_shape=(8, 12, 2), filters=(4, 8))
+    first = build_unet(
+        3, image_shape=(2, 8, 12), filters=(4, 8), data_format="channels_first"
+    )
+    assert tuple(first.outputs[0].shape) == (None, 3, 8, 12)
+    assert tuple(first.get_layer("features").output.shape) == (None, 4, 8, 12)
+    first.set_weights(last.get_weights())
+    x = np.random.default_rng(0).random((2, 8, 12, 2)).astype("float32")
+    np.testing.assert_allclose(
+        to_numpy(first(channels_first(x))),
+        channels_first(to_numpy(last(x))),
+        atol=1e-5,
+    )
+
+
+def test_build_unet_fits_one_step_and_round_trips(tmp_path):
+    keras.utils.set_random_seed(0)
+    model = build_unet(3, image_shape=(16, 16, 3), filters=(4, 8))
+    model.compile(
+        optimizer="sgd",
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+    )
+    rng = np.random.default_rng(0)
+    x = rng.random((2, 16, 16, 3)).astype("float32")
+    y = rng.integers(0, 3, (2, 16, 16)).astype("int32")
+    before = to_numpy(model.predict(x, verbose=0))
+    history = model.fit(x, y, batch_size=2, verbose=0)
+    assert np.isfinite(history.history["loss"][0])
+    after = to_numpy(model.predict(x, verbose=0))
+    assert not np.allclose(before, after)
+    path = os.path.join(tmp_path, "unet.keras")
+    model.save(path)
+    loaded = keras.saving.load_model(path)
+    np.testing.assert_allclose(to_numpy(loaded.predict(x, verbose=0)), after, atol=1e-5)
 
 
 def _data(num_classes=4, size=16, factor=2, batch=4, seed=0):
@@ -403,16 +728,14 @@ def test_total_loss_is_ce_plus_weighted_mse_and_affinity():
     x, y = _data()
     y_pred = model(x, training=False)
     total = float(model.compute_loss(x, y, y_pred, training=False))
-    logits = y_pred["segmentation"].numpy().astype(np.float64)
+    predicted = to_numpy(y_pred)
+    logits = predicted["segmentation"].astype(np.float64)
     log_softmax = logits - np.log(np.exp(logits).sum(-1, keepdims=True))
     labels = y["segmentation"]
     ce = -np.take_along_axis(log_softmax, labels[..., None], -1).mean()
-    mse = ((y_pred["super_resolution"].numpy() - y["super_resolution"]) ** 2).mean()
+    mse = ((predicted["super_resolution"] - y["super_resolution"]) ** 2).mean()
     fa = affinity_numpy(
-        y_pred["feature_transform"].numpy(),
-        y_pred["super_resolution"].numpy(),
-        4,
-        False,
+        predicted["feature_transform"], predicted["super_resolution"], 4, False
     ).mean()
     assert fa > 0 and mse > 0
     np.testing.assert_allclose(total, ce + 0.25 * mse + 2.0 * fa, rtol=1e-5)
@@ -451,8 +774,8 @@ def test_variants():
         assert list(out) == keys, name
         if name == "bilinear":
             np.testing.assert_allclose(
-                out["segmentation"],
-                tf.image.resize(segmenter(x), (32, 32)),
+                to_numpy(out["segmentation"]),
+                reference_bilinear(to_numpy(segmenter(x)), (32, 32)),
                 atol=1e-5,
             )
             assert not model.head.weights
@@ -534,7 +857,7 @@ def test_unet_fit_save_and_inference_model():
     assert model.count_params() == (
         model.segmenter.count_params() + model.head.count_params()
     )
-    reference = model(x)
+    reference = to_numpy(model(x))
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "dsrl.keras")
         model.save(path)
@@ -544,14 +867,70 @@ def test_unet_fit_save_and_inference_model():
     assert json.dumps(loaded.get_config(), sort_keys=True) == json.dumps(
         model.get_config(), sort_keys=True
     )
-    for key, value in loaded(x).items():
+    for key, value in to_numpy(loaded(x)).items():
         np.testing.assert_allclose(value, reference[key], atol=1e-5)
     inference = loaded.inference_model()
-    np.testing.assert_allclose(inference(x), reference["segmentation"], atol=1e-5)
+    np.testing.assert_allclose(
+        to_numpy(inference(x)), reference["segmentation"], atol=1e-5
+    )
     # the inference model holds the segmenter and the upsampler only
     assert inference.count_params() == (
         model.segmenter.count_params() + model.head.upsampler.count_params()
     )
+
+
+@needs_nchw_convolutions
+def test_channels_first_model_trains_and_equals_channels_last():
+    keras.utils.set_random_seed(0)
+    last = DualSRModel.from_variant(
+        "dsrl", _unet(), decoder_filters=4, feature_affinity_subsample=1 / 4
+    )
+    segmenter = build_unet(
+        4, image_shape=(3, 16, 16), filters=(8, 16), data_format="channels_first"
+    )
+    first = DualSRModel.from_variant(
+        "dsrl",
+        segmenter,
+        decoder_filters=4,
+        feature_affinity_subsample=1 / 4,
+        data_format="channels_first",
+    )
+    assert first.feature_stride == 1 and first.num_classes == 4
+    x, y = _data(batch=2)
+    last(x)
+    first(channels_first(x))
+    first.set_weights(last.get_weights())
+    y_first = {
+        "segmentation": y["segmentation"],
+        "super_resolution": channels_first(y["super_resolution"]),
+    }
+    expected = to_numpy(last(x))
+    got = to_numpy(first(channels_first(x)))
+    for key, value in expected.items():
+        np.testing.assert_allclose(got[key], channels_first(value), atol=1e-4)
+    loss_last = float(last.compute_loss(x, y, last(x), training=False))
+    loss_first = float(
+        first.compute_loss(
+            channels_first(x), y_first, first(channels_first(x)), training=False
+        )
+    )
+    np.testing.assert_allclose(loss_first, loss_last, rtol=1e-5)
+    first.compile(optimizer="sgd")
+    history = first.fit(channels_first(x), y_first, batch_size=2, verbose=0).history
+    assert np.isfinite(history["loss"][0])
+    inference = first.inference_model()
+    assert tuple(inference.outputs[0].shape) == (None, 4, 32, 32)
+    assert first.get_config()["data_format"] == "channels_first"
+
+
+# the TFLite ops of a learned `SubPixelUpsampling` (builtins only)
+UPSAMPLING_OPS = {
+    "STRIDED_SLICE": 4,
+    "CONCATENATION": 2,
+    "CONV_2D": 1,
+    "RESHAPE": 2,
+    "TRANSPOSE": 1,
+}
 
 
 def _op_counts(flatbuffer):
@@ -570,6 +949,7 @@ def _tflite(model):
         return tflite_convert(tmp)
 
 
+@pytest.mark.tensorflow_only
 def test_exported_inference_model_is_segmenter_plus_upsampling():
     keras.utils.set_random_seed(0)
     segmenter = _unet()
@@ -579,14 +959,15 @@ def test_exported_inference_model_is_segmenter_plus_upsampling():
     plain = _op_counts(_tflite(segmenter))
     flatbuffer = _tflite(model.inference_model())
     exported = _op_counts(flatbuffer)
-    # no op of the SISR decoder (DEPTH_TO_SPACE x 8 for its scale) or of the
-    # feature transform: exactly the three ops of the learned upsampling
-    assert exported - plain == collections.Counter(
-        {"MIRROR_PAD": 1, "CONV_2D": 1, "DEPTH_TO_SPACE": 1}
-    )
+    # no op of the SISR decoder or of the feature transform: exactly the ops
+    # of the learned upsampling (edge padding by slices and concatenation,
+    # the 3x3 convolution, depth_to_space as reshape / transpose / reshape)
+    assert exported - plain == collections.Counter(UPSAMPLING_OPS)
     assert plain - exported == collections.Counter()
     outputs, _ = tflite_run(flatbuffer, x)
-    np.testing.assert_allclose(outputs[0], model(x)["segmentation"], atol=1e-4)
+    np.testing.assert_allclose(
+        outputs[0], to_numpy(model(x)["segmentation"]), atol=1e-4
+    )
 
 
 def _deeplab(num_classes=3):
@@ -621,8 +1002,8 @@ def test_deeplab_feature_model():
     x = np.random.default_rng(0).random((1, 32, 32, 3)).astype("float32")
     features, logits = feature_model(x)
     # the encoder output (ASPP upsampled + projected low-level features), stride 4
-    assert features.shape == (1, 8, 8, 256 + 16)
-    np.testing.assert_allclose(logits, segmenter(x), atol=1e-5)
+    assert tuple(features.shape) == (1, 8, 8, 256 + 16)
+    np.testing.assert_allclose(to_numpy(logits), to_numpy(segmenter(x)), atol=1e-5)
     # the encoder runs once: the feature model has the segmenter's weights
     assert feature_model.count_params() == segmenter.count_params()
     model = DualSRModel(segmenter, decoder_filters=8)
@@ -630,6 +1011,7 @@ def test_deeplab_feature_model():
 
 
 @pytest.mark.large
+@pytest.mark.tensorflow_only
 def test_deeplab_fit_and_export():
     keras.utils.set_random_seed(0)
     segmenter = _deeplab()
@@ -639,10 +1021,10 @@ def test_deeplab_fit_and_export():
     history = model.fit(x, y, batch_size=1, epochs=1, verbose=0).history
     assert np.isfinite(history["loss"][0])
     inference = model.inference_model((32, 32, 3))
-    np.testing.assert_allclose(inference(x), model(x)["segmentation"], atol=1e-4)
+    np.testing.assert_allclose(
+        to_numpy(inference(x)), to_numpy(model(x)["segmentation"]), atol=1e-4
+    )
     fixed = keras.Input((32, 32, 3))
     plain = keras.Model(fixed, segmenter(fixed))
     exported = _op_counts(_tflite(inference))
-    assert exported - _op_counts(_tflite(plain)) == collections.Counter(
-        {"MIRROR_PAD": 1, "CONV_2D": 1, "DEPTH_TO_SPACE": 1}
-    )
+    assert exported - _op_counts(_tflite(plain)) == collections.Counter(UPSAMPLING_OPS)

@@ -12,6 +12,10 @@ from keras_resize.testing import assert_value_error, run_layer_test
 BLOCK_PARAMS = 4736  # 2 * 3x3x16x16 kernels + 2 BN of 4 * 16
 
 
+def _np(x):
+    return np.asarray(keras.ops.convert_to_numpy(x))
+
+
 def _images(shape, seed=0):
     return np.random.default_rng(seed).random(shape).astype("float32")
 
@@ -171,15 +175,15 @@ def test_matches_the_spec_network(num_res_blocks, training):
     layer, reference, x = _layer_and_reference(num_res_blocks)
     ours = layer(x, training=training)
     theirs = reference(x, training=training)
-    np.testing.assert_allclose(ours, theirs, atol=1e-5, rtol=0)
+    np.testing.assert_allclose(_np(ours), _np(theirs), atol=1e-5, rtol=0)
     # Inference and training mode really differ (BN moving vs batch stats).
     other = layer(x, training=not training)
-    assert np.max(np.abs(np.asarray(other) - np.asarray(ours))) > 1e-2
+    assert np.max(np.abs(_np(other) - _np(ours))) > 1e-2
 
 
 def test_matches_the_spec_network_with_area_bottleneck():
     layer, reference, x = _layer_and_reference(2, interpolation="area")
-    np.testing.assert_allclose(layer(x), reference(x), atol=1e-5, rtol=0)
+    np.testing.assert_allclose(_np(layer(x)), _np(reference(x)), atol=1e-5, rtol=0)
 
 
 @pytest.mark.parametrize("training", [False, True], ids=["inference", "training"])
@@ -187,8 +191,7 @@ def test_unchained_blocks_are_detected(training):
     """The reference test can fail: the public-port bug gives other outputs."""
     layer, unchained, x = _layer_and_reference(2, chained=False)
     difference = np.abs(
-        np.asarray(layer(x, training=training))
-        - np.asarray(unchained(x, training=training))
+        _np(layer(x, training=training)) - _np(unchained(x, training=training))
     )
     assert difference.max() > 1e-2
 
@@ -213,19 +216,19 @@ def test_output_shapes(input_shape, size):
     expected = (input_shape[0], *size, input_shape[-1])
     assert tuple(out.shape) == expected
     assert layer.compute_output_shape(input_shape) == expected
-    assert np.all(np.isfinite(out))
+    assert np.all(np.isfinite(_np(out)))
 
 
 def test_rank3_and_dynamic_spatial_input():
     layer = LearnedResize(8, 6)
     x = _images((2, 20, 18, 2))
     batched = layer(x)
-    np.testing.assert_allclose(layer(x[0]), batched[0], atol=1e-6)
+    np.testing.assert_allclose(_np(layer(x[0])), _np(batched[0]), atol=1e-6)
     assert layer.compute_output_shape((20, 18, 2)) == (8, 6, 2)
     inputs = keras.Input((None, None, 2))
     model = keras.Model(inputs, layer(inputs))
     assert tuple(model.output.shape) == (None, 8, 6, 2)
-    np.testing.assert_allclose(model(x), batched, atol=1e-5)
+    np.testing.assert_allclose(_np(model(x)), _np(batched), atol=1e-5)
     assert tuple(model(_images((1, 31, 7, 2))).shape) == (1, 8, 6, 2)
 
 
@@ -235,7 +238,7 @@ def test_every_interpolation_runs(interpolation, antialias):
     layer = LearnedResize(5, 7, interpolation=interpolation, antialias=antialias)
     out = layer(_images((1, 12, 10, 2)))
     assert tuple(out.shape) == (1, 5, 7, 2)
-    assert np.all(np.isfinite(out))
+    assert np.all(np.isfinite(_np(out)))
 
 
 # -- 4. the skip path uses the selected interpolation ---------------------------
@@ -251,21 +254,21 @@ def test_zero_output_conv_gives_the_fixed_resize(interpolation, antialias):
     layer.build(x.shape)
     for w in layer.output_conv.weights:
         w.assign(np.zeros(w.shape, "float32"))
-    expected = resize(x, (11, 13), method=interpolation, antialias=antialias)
-    np.testing.assert_array_equal(layer(x), expected)
-    np.testing.assert_array_equal(layer(x, training=True), expected)
-    np.testing.assert_array_equal(layer.fixed_resize(x), expected)
+    expected = _np(resize(x, (11, 13), method=interpolation, antialias=antialias))
+    np.testing.assert_array_equal(_np(layer(x)), expected)
+    np.testing.assert_array_equal(_np(layer(x, training=True)), expected)
+    np.testing.assert_array_equal(_np(layer.fixed_resize(x)), expected)
     np.testing.assert_array_equal(
-        layer.fixed_resize(x), Resize(11, 13, interpolation, antialias)(x)
+        _np(layer.fixed_resize(x)), _np(Resize(11, 13, interpolation, antialias)(x))
     )
     if (interpolation, antialias) != ("bilinear", False):
-        assert np.max(np.abs(expected - resize(x, (11, 13)))) > 1e-3
+        assert np.max(np.abs(expected - _np(resize(x, (11, 13))))) > 1e-3
 
 
 def test_learned_residual_is_not_zero_at_initialisation():
     x = _images((2, 37, 29, 3))
     layer = LearnedResize(11, 13)
-    residual = np.asarray(layer(x)) - np.asarray(layer.fixed_resize(x))
+    residual = _np(layer(x)) - _np(layer.fixed_resize(x))
     assert np.max(np.abs(residual)) > 1e-3
 
 
@@ -281,12 +284,20 @@ def test_learned_residual_is_not_zero_at_initialisation():
     ids=["default", "two-blocks-area"],
 )
 def test_passes_the_harness(kwargs):
+    blocks = kwargs.get("num_res_blocks", 1)
     report = run_layer_test(
-        LearnedResize, kwargs, (2, 40, 36, 3), expected_output_shape=(2, 16, 12, 3)
+        LearnedResize,
+        kwargs,
+        (2, 40, 36, 3),
+        expected_output_shape=(2, 16, 12, 3),
+        expected_output_dtype="float32",
+        # 11 + 6 per block (2 kernels, 2 x BN gamma/beta); BN moving stats
+        expected_num_trainable_weights=11 + 6 * blocks,
+        expected_num_non_trainable_weights=4 + 4 * blocks,
     )
-    assert "CONV_2D" in report["tflite_ops"]
-    # inputs + 11 trainable weights + 6 per block (2 kernels, 2 x BN gamma/beta)
-    assert report["num_gradients"] == 1 + 11 + 6 * kwargs.get("num_res_blocks", 1)
+    if keras.backend.backend() == "tensorflow":
+        assert "CONV_2D" in report["tflite_ops"]
+    assert report["num_gradients"] == 1 + 11 + 6 * blocks
 
 
 def test_passes_the_harness_upscaling_one_channel():
@@ -295,7 +306,44 @@ def test_passes_the_harness_upscaling_one_channel():
         dict(height=20, width=30, filters=8, num_res_blocks=0),
         (2, 13, 11, 1),
         expected_output_shape=(2, 20, 30, 1),
+        expected_output_dtype="float32",
+        expected_num_trainable_weights=11,
+        expected_num_non_trainable_weights=4,
         check_saved_model=False,  # covered above; TFLite still exports it
+    )
+
+
+def test_passes_the_harness_channels_first():
+    run_layer_test(
+        LearnedResize,
+        dict(height=10, width=12, filters=8, data_format="channels_first"),
+        (2, 3, 21, 17),
+        expected_output_shape=(2, 3, 10, 12),
+        expected_output_dtype="float32",
+        expected_num_trainable_weights=17,
+        expected_num_non_trainable_weights=8,
+        check_saved_model=False,  # covered above
+        check_mixed_precision=False,  # covered above
+    )
+
+
+def test_channels_first_equals_transposed_channels_last():
+    x = _images((2, 30, 26, 3))
+    last = LearnedResize(12, 17, data_format="channels_last")
+    last.build(x.shape)
+    _randomise(last)
+    first = LearnedResize(12, 17, data_format="channels_first")
+    first.build((None, 3, 30, 26))
+    first.set_weights(last.get_weights())
+    for training in (False, True):
+        expected = np.transpose(_np(last(x, training=training)), (0, 3, 1, 2))
+        out = first(np.transpose(x, (0, 3, 1, 2)), training=training)
+        np.testing.assert_allclose(_np(out), expected, atol=1e-5)
+    assert first.compute_output_shape((2, 3, 30, 26)) == (2, 3, 12, 17)
+    assert first.get_config()["data_format"] == "channels_first"
+    fixed = first.fixed_resize(np.transpose(x, (0, 3, 1, 2)))
+    np.testing.assert_allclose(
+        _np(fixed), np.transpose(_np(last.fixed_resize(x)), (0, 3, 1, 2)), atol=1e-6
     )
 
 
@@ -373,8 +421,8 @@ def test_one_epoch_of_training_changes_the_resizer():
         optimizer=keras.optimizers.Adam(1e-2),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
     )
-    before = [np.array(w) for w in resizer.weights]
+    before = [_np(w) for w in resizer.weights]
     history = model.fit(images, labels, batch_size=8, epochs=1, verbose=0)
     assert np.isfinite(history.history["loss"][-1])
     for w, old in zip(resizer.weights, before, strict=True):
-        assert np.any(np.array(w) != old), f"{w.path} did not change"
+        assert np.any(_np(w) != old), f"{w.path} did not change"

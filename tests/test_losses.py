@@ -1,10 +1,15 @@
-"""EMD loss against a direct numpy implementation and hand-computed cases."""
+"""EMD loss against a direct numpy implementation and hand-computed cases
+(on every backend)."""
 
 import keras
 import numpy as np
 import pytest
 
 from keras_resize.losses import EarthMoversDistance, earth_movers_distance
+
+
+def to_numpy(x):
+    return np.asarray(keras.ops.convert_to_numpy(x))
 
 
 def emd_numpy(p, q, r):
@@ -19,10 +24,10 @@ def test_matches_numpy(r):
     votes = rng.integers(0, 50, (16, 10)).astype("float32") + 1
     logits = rng.normal(size=(16, 10))
     pred = (np.exp(logits) / np.exp(logits).sum(-1, keepdims=True)).astype("float32")
-    got = earth_movers_distance(votes, pred, r=r)
+    got = to_numpy(earth_movers_distance(votes, pred, r=r))
     np.testing.assert_allclose(got, emd_numpy(votes, pred, r), atol=1e-5)
     np.testing.assert_allclose(
-        EarthMoversDistance(r=r)(votes, pred),
+        to_numpy(EarthMoversDistance(r=r)(votes, pred)),
         emd_numpy(votes, pred, r).mean(),
         atol=1e-5,
     )
@@ -49,19 +54,29 @@ def test_unnormalised_votes_are_normalised():
 
 
 def test_trains_a_softmax_and_serializes(tmp_path):
+    keras.utils.set_random_seed(0)
     rng = np.random.default_rng(1)
     x = rng.random((64, 4)).astype("float32")
     votes = rng.integers(1, 20, (64, 10)).astype("float32")
     model = keras.Sequential(
         [keras.Input((4,)), keras.layers.Dense(10, activation="softmax")]
     )
-    model.compile("adam", EarthMoversDistance())
+    model.compile("adam", EarthMoversDistance(r=1))
+    before = model.evaluate(x, votes, verbose=0)
     history = model.fit(x, votes, epochs=3, verbose=0)
     assert np.isfinite(history.history["loss"]).all()
+    after = model.evaluate(x, votes, verbose=0)
+    assert after < before
+    prediction = to_numpy(model.predict(x, verbose=0))
+    np.testing.assert_allclose(after, emd_numpy(votes, prediction, 1).mean(), rtol=1e-4)
     path = tmp_path / "m.keras"
     model.save(path)
     loaded = keras.saving.load_model(path)
-    assert loaded.loss.r == 2
+    assert isinstance(loaded.loss, EarthMoversDistance) and loaded.loss.r == 1
+    np.testing.assert_allclose(
+        to_numpy(loaded.predict(x, verbose=0)), prediction, atol=1e-6
+    )
+    np.testing.assert_allclose(loaded.evaluate(x, votes, verbose=0), after, rtol=1e-5)
 
 
 def test_bad_r():

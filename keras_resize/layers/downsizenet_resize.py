@@ -2,8 +2,15 @@
 
 import keras
 import numpy as np
-import tensorflow as tf
 
+from keras_resize.backend import ops
+from keras_resize.layers.base import (
+    check_data_format,
+    from_channels_last,
+    shape_from_channels_last,
+    shape_to_channels_last,
+    to_channels_last,
+)
 from keras_resize.layers.registry import register_resizer
 from keras_resize.ops import combine_taps, gather_patches, resample_separable
 from keras_resize.ops.kernels import resize_weights
@@ -82,13 +89,19 @@ class DownsizeNetResize(PretrainedMixin, keras.layers.Layer):
         feature_path: `"auto"` (default), `"patches"` or `"full"`, see above.
         activation: activation after each texture convolution (our reading:
             `"relu"`).
+        data_format: `"channels_last"` or `"channels_first"` (default
+            `keras.config.image_data_format()`). The weights are the same
+            in both: channels-first inputs are transposed to channels-last
+            for the computation and back.
         **kwargs: base layer arguments.
 
     Input shape:
-        `(batch, height, width, channels)` or `(height, width, channels)`.
+        `(batch, height, width, channels)` or `(height, width, channels)`
+        (channels-first: `(batch, channels, height, width)` or `(channels,
+        height, width)`).
 
     Output shape:
-        `(batch, height, width, channels)` with the configured size.
+        The input's layout with the configured `(height, width)`.
 
     Example:
 
@@ -116,9 +129,11 @@ class DownsizeNetResize(PretrainedMixin, keras.layers.Layer):
         initializer="glorot_uniform",
         feature_path="auto",
         activation="relu",
+        data_format=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
+        self.data_format = check_data_format(data_format)
         self.height = check_positive_int("height", height)
         self.width = check_positive_int("width", width)
         self.neighborhood = check_choice("neighborhood", neighborhood, NEIGHBORHOODS)
@@ -151,6 +166,7 @@ class DownsizeNetResize(PretrainedMixin, keras.layers.Layer):
         self.num_coefficients = taps * taps
 
     def build(self, input_shape):
+        input_shape = shape_to_channels_last(input_shape, self.data_format)
         channels = check_image_shape(input_shape, require_channels=True)[-1]
         self.conv_kernels, self.conv_biases = [], []
         in_channels = channels
@@ -174,7 +190,7 @@ class DownsizeNetResize(PretrainedMixin, keras.layers.Layer):
             def mix_init(shape, dtype=None):
                 kernel = np.zeros(shape, "float32")
                 kernel[self.filters :, :] = np.eye(k, dtype="float32")
-                return keras.ops.cast(kernel, dtype or "float32")
+                return ops.cast(kernel, dtype or "float32")
 
         else:
             mix_init = self.initializer
@@ -199,8 +215,8 @@ class DownsizeNetResize(PretrainedMixin, keras.layers.Layer):
         k = self.num_coefficients
         index = rows[:, None, :, None] * in_width + cols[None, :, None, :]
         distance = row_w[:, None, :, None] * col_w[None, :, None, :]
-        index = tf.reshape(index, [self.height, self.width, k])
-        distance = tf.reshape(distance, [self.height, self.width, k])
+        index = ops.reshape(index, (self.height, self.width, k))
+        distance = ops.reshape(distance, (self.height, self.width, k))
         return index, distance, rows[:, self._p0_tap], cols[:, self._p0_tap]
 
     def resolved_feature_path(self, in_height, in_width, channels):
@@ -225,15 +241,21 @@ class DownsizeNetResize(PretrainedMixin, keras.layers.Layer):
         return "patches" if patch_macs <= full_macs else "full"
 
     def texture_features(self, images, p0_rows, p0_cols):
-        """Texture features at the `p0` positions, `(batch, h, w, filters)`."""
+        """Texture features at the `p0` positions, `(batch, h, w, filters)`.
+
+        `images` are channels-last `(batch, height, width, channels)`.
+        """
         shape = static_or_dynamic_shape(images)
         if self.resolved_feature_path(shape[1], shape[2], shape[3]) == "full":
             features = images
             for kernel, bias in zip(self.conv_kernels, self.conv_biases, strict=True):
-                features = keras.ops.conv(features, kernel, padding="same") + bias
-                features = self._activation_fn(features)
-            ones_r = tf.ones_like(p0_rows, features.dtype)[:, None]
-            ones_c = tf.ones_like(p0_cols, features.dtype)[:, None]
+                features = ops.conv(
+                    features, kernel, padding="same", data_format="channels_last"
+                )
+                features = self._activation_fn(features + bias)
+            dtype = keras.backend.standardize_dtype(features.dtype)
+            ones_r = ops.ones_like(p0_rows, dtype=dtype)[:, None]
+            ones_c = ops.ones_like(p0_cols, dtype=dtype)[:, None]
             return resample_separable(
                 features, (p0_rows[:, None], ones_r), (p0_cols[:, None], ones_c)
             )
@@ -242,68 +264,74 @@ class DownsizeNetResize(PretrainedMixin, keras.layers.Layer):
         # the kernel (much faster than conv2d over millions of tiny images).
         radius = self.num_conv_layers
         patches, inside = gather_patches(images, p0_rows, p0_cols, radius)
-        batch = static_or_dynamic_shape(images)[0]
         positions = self.height * self.width
         size = 2 * radius + 1
-        features = tf.reshape(patches, [batch * positions, -1])
+        features = ops.reshape(patches, (-1, size * size * shape[3]))
         for i, (kernel, bias) in enumerate(
             zip(self.conv_kernels, self.conv_biases, strict=True)
         ):
             in_channels = kernel.shape[2]
             dense = _conv_as_dense(kernel, size, in_channels, self.filters)
             size -= 2
-            features = keras.ops.matmul(features, dense) + keras.ops.tile(
-                bias, [size * size]
-            )
+            features = ops.matmul(features, dense) + ops.tile(bias, [size * size])
             features = self._activation_fn(features)
             if size > 1:
                 # zero what lies outside the image, as "same" padding would
                 crop = inside[:, :, i + 1 : i + 1 + size, i + 1 : i + 1 + size]
-                crop = tf.reshape(crop, [1, positions, size * size, 1])
-                features = tf.reshape(
-                    features, [batch, positions, size * size, self.filters]
+                crop = ops.reshape(crop, (1, positions, size * size, 1))
+                features = ops.reshape(
+                    features, (-1, positions, size * size, self.filters)
                 )
-                features = tf.reshape(features * crop, [batch * positions, -1])
-        return tf.reshape(features, [batch, self.height, self.width, self.filters])
+                features = ops.reshape(
+                    features * crop, (-1, size * size * self.filters)
+                )
+        return ops.reshape(features, (-1, self.height, self.width, self.filters))
 
     def coefficients(self, inputs):
-        """The per-pixel interpolation coefficients, `(batch, h, w, K)`."""
-        images, _ = as_image_batch(inputs)
-        images = tf.cast(images, self.compute_dtype)
+        """The per-pixel interpolation coefficients, `(batch, h, w, K)`.
+
+        Channels-first layers return them as `(batch, K, h, w)`.
+        """
+        images, _ = as_image_batch(to_channels_last(inputs, self.data_format))
+        images = ops.cast(images, self.compute_dtype)
         if not self.built:
-            self.build(images.shape)
-        return self._coefficients(images)[0]
+            self.build(shape_from_channels_last(images.shape, self.data_format))
+        return from_channels_last(self._coefficients(images)[0], self.data_format)
 
     def _coefficients(self, images):
         shape = static_or_dynamic_shape(images)
-        index, distance, p0_rows, p0_cols = self.taps(shape[1], shape[2], images.dtype)
+        index, distance, p0_rows, p0_cols = self.taps(
+            shape[1], shape[2], keras.backend.standardize_dtype(images.dtype)
+        )
         features = self.texture_features(images, p0_rows, p0_cols)
         # the 1x1 convolution of [features, distances], split in two so the
         # distance part (the same for the whole batch) is computed once
         feature_kernel = self.mix_kernel[: self.filters]
         distance_kernel = self.mix_kernel[self.filters :]
-        logits = keras.ops.matmul(features, feature_kernel) + (
-            keras.ops.matmul(distance, distance_kernel) + self.mix_bias
+        logits = ops.matmul(features, feature_kernel) + (
+            ops.matmul(distance, distance_kernel) + self.mix_bias
         )
         if self.normalization == "sigmoid":
-            squashed = keras.ops.sigmoid(logits)
-            coefficients = squashed / keras.ops.sum(squashed, axis=-1, keepdims=True)
+            squashed = ops.sigmoid(logits)
+            coefficients = squashed / ops.sum(squashed, axis=-1, keepdims=True)
         elif self.normalization == "softmax":
-            coefficients = keras.ops.softmax(logits, axis=-1)
+            coefficients = ops.softmax(logits, axis=-1)
         else:
-            excess = 1.0 - keras.ops.sum(logits, axis=-1, keepdims=True)
+            excess = 1.0 - ops.sum(logits, axis=-1, keepdims=True)
             coefficients = logits + excess / self.num_coefficients
         return coefficients, index
 
     def call(self, inputs):
-        images, squeeze = as_image_batch(inputs)
-        images = tf.cast(images, self.compute_dtype)
+        images, squeeze = as_image_batch(to_channels_last(inputs, self.data_format))
+        images = ops.cast(images, self.compute_dtype)
         coefficients, index = self._coefficients(images)
         out = combine_taps(images, index, coefficients)
-        return out[0] if squeeze else out
+        return from_channels_last(out[0] if squeeze else out, self.data_format)
 
     def compute_output_shape(self, input_shape):
-        return resized_shape(input_shape, self.height, self.width)
+        shape = shape_to_channels_last(input_shape, self.data_format)
+        shape = resized_shape(shape, self.height, self.width)
+        return shape_from_channels_last(shape, self.data_format)
 
     def get_config(self):
         return {
@@ -317,6 +345,7 @@ class DownsizeNetResize(PretrainedMixin, keras.layers.Layer):
             "initializer": self.initializer,
             "feature_path": self.feature_path,
             "activation": self.activation,
+            "data_format": self.data_format,
         }
 
 
@@ -329,10 +358,14 @@ def _conv_as_dense(kernel, size, in_channels, filters):
     gradient flows back to `kernel`.
     """
     index = _dense_conv_index(size, in_channels, filters)
-    flat = keras.ops.concatenate(
-        [keras.ops.reshape(kernel, [-1]), keras.ops.zeros([1], kernel.dtype)], axis=0
+    flat = ops.concatenate(
+        [
+            ops.reshape(kernel, (-1,)),
+            ops.zeros((1,), keras.backend.standardize_dtype(kernel.dtype)),
+        ],
+        axis=0,
     )
-    return tf.gather(flat, index)
+    return ops.take(flat, index)
 
 
 _DENSE_INDEX_CACHE = {}

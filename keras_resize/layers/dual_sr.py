@@ -17,12 +17,24 @@ three extra pieces, all in `DualSRHead`:
 
 Only the SSSR upsampling is needed at inference; the training model and the
 export path are in `keras_resize.models.DualSRModel`.
+
+Every layer runs on TensorFlow, JAX and PyTorch (`keras.ops` only) and takes
+`data_format`: it computes in channels-last and transposes
+`"channels_first"` inputs and outputs, so the same weights give the same
+numbers in both formats.
 """
 
 import keras
 import numpy as np
-import tensorflow as tf
 
+from keras_resize.backend import ops
+from keras_resize.layers.base import (
+    check_data_format,
+    from_channels_last,
+    shape_from_channels_last,
+    shape_to_channels_last,
+    to_channels_last,
+)
 from keras_resize.ops.validation import (
     check_bool,
     check_choice,
@@ -77,6 +89,38 @@ def _subpixel_kernel(channels, factor, channel_mixing):
     )
 
 
+def depth_to_space(images, block_size):
+    """Rearrange channel blocks into spatial blocks (PixelShuffle).
+
+    The order of `tf.nn.depth_to_space`: channel `(r * block_size + c) *
+    channels + k` of input pixel `(i, j)` becomes channel `k` of output pixel
+    `(i * block_size + r, j * block_size + c)`. Written with a reshape and a
+    transpose (`keras.ops`), so it runs on every backend.
+
+    Args:
+        images: `(batch, height, width, block_size^2 * channels)`,
+            channels-last; the channels must be known.
+        block_size: a positive int.
+
+    Returns:
+        `(batch, block_size * height, block_size * width, channels)`.
+    """
+    if block_size == 1:
+        return images
+    _, height, width, depth = ops.shape(images)
+    channels = depth // (block_size * block_size)
+    x = ops.reshape(images, (-1, height, width, block_size, block_size, channels))
+    x = ops.transpose(x, (0, 1, 3, 2, 4, 5))
+    return ops.reshape(x, (-1, height * block_size, width * block_size, channels))
+
+
+def _edge_pad(images):
+    """Repeat the border pixels once (channels-last): `tf.pad(...,
+    "SYMMETRIC")` by one pixel, written with slices and concatenation."""
+    x = ops.concatenate([images[:, :1], images, images[:, -1:]], axis=1)
+    return ops.concatenate([x[:, :, :1], x, x[:, :, -1:]], axis=2)
+
+
 def _subpixel_upsample(images, kernel, factor, channel_mixing, bias=None):
     """Edge-pad by one pixel, 3x3 "valid" convolution, `depth_to_space`.
 
@@ -84,21 +128,21 @@ def _subpixel_upsample(images, kernel, factor, channel_mixing, bias=None):
     `m * C + c` is sub-pixel `m` of channel `c`) or `(3, 3, C, factor^2)`
     (depthwise; output channel `c * factor^2 + m`, reordered here).
     """
-    # SYMMETRIC padding by one pixel repeats the border pixel, so the
-    # bilinear kernel clamps at the borders as `resize` does.
-    x = tf.pad(images, [[0, 0], [1, 1], [1, 1], [0, 0]], mode="SYMMETRIC")
+    # padding by one repeated border pixel: the bilinear kernel clamps at
+    # the borders as `resize` does
+    x = _edge_pad(images)
     if channel_mixing:
-        x = keras.ops.conv(x, kernel, padding="valid")
+        x = ops.conv(x, kernel, padding="valid", data_format="channels_last")
     else:
-        x = keras.ops.depthwise_conv(x, kernel, padding="valid")
+        x = ops.depthwise_conv(x, kernel, padding="valid", data_format="channels_last")
         channels, blocks = kernel.shape[2], kernel.shape[3]
         order = np.arange(channels)[None, :] * blocks + np.arange(blocks)[:, None]
-        x = tf.gather(x, order.reshape(-1).astype("int32"), axis=3)
+        x = ops.take(
+            x, ops.convert_to_tensor(order.reshape(-1).astype("int32")), axis=3
+        )
     if bias is not None:
         x = x + bias
-    if factor == 1:
-        return x
-    return tf.nn.depth_to_space(x, factor)
+    return depth_to_space(x, factor)
 
 
 @keras.saving.register_keras_serializable(package="keras_resize")
@@ -118,8 +162,9 @@ class SubPixelUpsampling(keras.layers.Layer):
     upsampling of DSRL (`DualSRHead`), where it upsamples segmentation
     logits to the label resolution. With `learned=False` the layer has no
     weights: a depthwise bilinear upsampler with any (unknown) input size,
-    which compiles under XLA and exports to TFLite builtins (MirrorPad,
-    DepthwiseConv2D, Gather, DepthToSpace); the DSRL baseline.
+    which compiles under XLA and exports to TFLite builtins
+    (StridedSlice and Concatenation for the edge padding, DepthwiseConv2D,
+    Gather, Reshape and Transpose for `depth_to_space`); the DSRL baseline.
 
     Args:
         factor: integer upsampling factor, >= 1.
@@ -131,22 +176,28 @@ class SubPixelUpsampling(keras.layers.Layer):
             own (`9 * C * factor^2` weights). Default: `learned`.
         initializer: `"bilinear"` (default) or, with `learned=True`, a Keras
             initializer for the kernel.
+        data_format: `"channels_last"` (`(batch, height, width, channels)`)
+            or `"channels_first"` (`(batch, channels, height, width)`);
+            default `keras.config.image_data_format()`.
         **kwargs: base layer arguments (`name`, `dtype`, ...).
 
     Input shape:
-        `(batch, height, width, channels)`; any spatial size.
+        `(batch, height, width, channels)` (channels first: `(batch,
+        channels, height, width)`); any spatial size.
 
     Output shape:
-        `(batch, factor * height, factor * width, channels)`.
+        `(batch, factor * height, factor * width, channels)` (channels
+        first: `(batch, channels, factor * height, factor * width)`).
 
     Example:
 
     >>> layer = SubPixelUpsampling(2)
     >>> logits = np.random.default_rng(0).random((1, 8, 12, 5)).astype("float32")
-    >>> layer(logits).shape
-    TensorShape([1, 16, 24, 5])
+    >>> tuple(layer(logits).shape)
+    (1, 16, 24, 5)
     >>> bilinear = keras_resize.ops.resize(logits, (16, 24), method="bilinear")
-    >>> bool(np.allclose(layer(logits), bilinear, atol=1e-5))
+    >>> out = keras.ops.convert_to_numpy(layer(logits))
+    >>> bool(np.allclose(out, keras.ops.convert_to_numpy(bilinear), atol=1e-5))
     True
 
     Convention: half-pixel centres, as `keras_resize.ops.resize`: output
@@ -161,9 +212,11 @@ class SubPixelUpsampling(keras.layers.Layer):
         learned=True,
         channel_mixing=None,
         initializer="bilinear",
+        data_format=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
+        self.data_format = check_data_format(data_format)
         self.factor = check_positive_int("factor", factor)
         self.learned = check_bool("learned", learned)
         if channel_mixing is None:
@@ -185,12 +238,7 @@ class SubPixelUpsampling(keras.layers.Layer):
         self.initializer = initializer
 
     def build(self, input_shape):
-        input_shape = check_image_shape(input_shape, require_channels=True)
-        if len(input_shape) != 4:
-            raise ValueError(
-                "Expected an input of rank 4 (batch, height, width, channels). "
-                f"Received: input_shape={input_shape}"
-            )
+        input_shape = _image_shape(self, input_shape)
         channels = input_shape[-1]
         bilinear = _subpixel_kernel(channels, self.factor, self.channel_mixing)
         if not self.learned:
@@ -213,16 +261,22 @@ class SubPixelUpsampling(keras.layers.Layer):
         )
 
     def call(self, inputs):
-        x = keras.ops.cast(inputs, self.compute_dtype)
+        x = to_channels_last(ops.cast(inputs, self.compute_dtype), self.data_format)
         if not self.learned:
-            kernel = keras.ops.cast(self._fixed_kernel, self.compute_dtype)
-            return _subpixel_upsample(x, kernel, self.factor, self.channel_mixing)
-        return _subpixel_upsample(
-            x, self.kernel, self.factor, self.channel_mixing, self.bias
-        )
+            kernel = ops.cast(self._fixed_kernel, self.compute_dtype)
+            x = _subpixel_upsample(x, kernel, self.factor, self.channel_mixing)
+        else:
+            x = _subpixel_upsample(
+                x, self.kernel, self.factor, self.channel_mixing, self.bias
+            )
+        return from_channels_last(x, self.data_format)
 
     def compute_output_shape(self, input_shape):
-        return _scaled_shape(input_shape, self.factor, input_shape[-1])
+        input_shape = _image_shape(self, input_shape)
+        return shape_from_channels_last(
+            _scaled_shape(input_shape, self.factor, input_shape[-1]),
+            self.data_format,
+        )
 
     def get_config(self):
         return {
@@ -231,6 +285,7 @@ class SubPixelUpsampling(keras.layers.Layer):
             "learned": self.learned,
             "channel_mixing": self.channel_mixing,
             "initializer": self.initializer,
+            "data_format": self.data_format,
         }
 
 
@@ -249,29 +304,43 @@ class SuperResolutionDecoder(keras.layers.Layer):
         image_channels: channels of the reconstructed image (default 3).
         filters: channels of the hidden convolutions (default 64).
         num_layers: number of hidden convolutions, >= 0 (default 2).
+        data_format: `"channels_last"` (`(batch, height, width, channels)`)
+            or `"channels_first"` (`(batch, channels, height, width)`);
+            default `keras.config.image_data_format()`.
         **kwargs: base layer arguments.
 
     Input shape:
-        `(batch, height, width, channels)` features.
+        `(batch, height, width, channels)` features (channels first:
+        `(batch, channels, height, width)`).
 
     Output shape:
-        `(batch, scale * height, scale * width, image_channels)`.
+        `(batch, scale * height, scale * width, image_channels)` (channels
+        first: `(batch, image_channels, scale * height, scale * width)`).
 
     Example:
 
     >>> decoder = SuperResolutionDecoder(scale=4, filters=8)
     >>> features = np.zeros((2, 16, 16, 32), "float32")
-    >>> decoder(features).shape
-    TensorShape([2, 64, 64, 3])
+    >>> tuple(decoder(features).shape)
+    (2, 64, 64, 3)
 
     Convention: output block `(i, j)` of `scale x scale` pixels belongs to
     feature pixel `(i, j)`; sub-pixel `(r, c)` of a block is channel
     `(r * scale + c) * image_channels + k` of the last convolution
-    (`tf.nn.depth_to_space` order).
+    (`tf.nn.depth_to_space` order, see `depth_to_space`).
     """
 
-    def __init__(self, scale, image_channels=3, filters=64, num_layers=2, **kwargs):
+    def __init__(
+        self,
+        scale,
+        image_channels=3,
+        filters=64,
+        num_layers=2,
+        data_format=None,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
+        self.data_format = check_data_format(data_format)
         self.scale = check_positive_int("scale", scale)
         self.image_channels = check_positive_int("image_channels", image_channels)
         self.filters = check_positive_int("filters", filters)
@@ -282,6 +351,7 @@ class SuperResolutionDecoder(keras.layers.Layer):
                 3,
                 padding="same",
                 activation="relu",
+                data_format="channels_last",
                 dtype=self.dtype_policy,
                 name=f"hidden_{i}",
             )
@@ -291,29 +361,31 @@ class SuperResolutionDecoder(keras.layers.Layer):
             self.image_channels * self.scale * self.scale,
             3,
             padding="same",
+            data_format="channels_last",
             dtype=self.dtype_policy,
             name="to_subpixels",
         )
 
     def build(self, input_shape):
-        input_shape = check_image_shape(input_shape, require_channels=True)
-        shape = input_shape
+        shape = _image_shape(self, input_shape)
         for layer in self.hidden:
             layer.build(shape)
             shape = shape[:-1] + (self.filters,)
         self.to_subpixels.build(shape)
 
     def call(self, inputs):
-        x = keras.ops.cast(inputs, self.compute_dtype)
+        x = to_channels_last(ops.cast(inputs, self.compute_dtype), self.data_format)
         for layer in self.hidden:
             x = layer(x)
-        x = self.to_subpixels(x)
-        if self.scale == 1:
-            return x
-        return tf.nn.depth_to_space(x, self.scale)
+        x = depth_to_space(self.to_subpixels(x), self.scale)
+        return from_channels_last(x, self.data_format)
 
     def compute_output_shape(self, input_shape):
-        return _scaled_shape(input_shape, self.scale, self.image_channels)
+        input_shape = _image_shape(self, input_shape)
+        return shape_from_channels_last(
+            _scaled_shape(input_shape, self.scale, self.image_channels),
+            self.data_format,
+        )
 
     def get_config(self):
         return {
@@ -322,6 +394,7 @@ class SuperResolutionDecoder(keras.layers.Layer):
             "image_channels": self.image_channels,
             "filters": self.filters,
             "num_layers": self.num_layers,
+            "data_format": self.data_format,
         }
 
 
@@ -363,17 +436,22 @@ class DualSRHead(keras.layers.Layer):
             from the static input shapes at build time.
         decoder_filters: hidden channels of the SISR decoder (default 64).
         decoder_layers: hidden convolutions of the SISR decoder (default 2).
+        data_format: `"channels_last"` (`(batch, height, width, channels)`)
+            or `"channels_first"` (`(batch, channels, height, width)`) for
+            the inputs and every output; default
+            `keras.config.image_data_format()`.
         **kwargs: base layer arguments.
 
     Input shape:
         A list `[features, logits]`: `(batch, height / feature_stride,
         width / feature_stride, feature_channels)` and `(batch, height,
-        width, num_classes)`.
+        width, num_classes)` (channels first: channels on axis 1).
 
     Output shape:
         A dict: `"segmentation"` `(batch, factor * height, factor * width,
         num_classes)`, `"super_resolution"` and `"feature_transform"`
-        `(batch, factor * height, factor * width, image_channels)`.
+        `(batch, factor * height, factor * width, image_channels)`
+        (channels first: channels on axis 1).
 
     Example:
 
@@ -399,9 +477,11 @@ class DualSRHead(keras.layers.Layer):
         feature_stride=None,
         decoder_filters=64,
         decoder_layers=2,
+        data_format=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
+        self.data_format = check_data_format(data_format)
         self.num_classes = check_positive_int("num_classes", num_classes)
         self.factor = check_positive_int("factor", factor)
         self.upsampling = check_choice("upsampling", upsampling, UPSAMPLING_MODES)
@@ -416,6 +496,7 @@ class DualSRHead(keras.layers.Layer):
         self.upsampler = SubPixelUpsampling(
             self.factor,
             learned=self.upsampling == "learned",
+            data_format=self.data_format,
             dtype=self.dtype_policy,
             name="upsampling",
         )
@@ -425,26 +506,37 @@ class DualSRHead(keras.layers.Layer):
             self.transform_conv = keras.layers.Conv2D(
                 self.image_channels,
                 1,
+                data_format="channels_last",
                 dtype=self.dtype_policy,
                 name="feature_transform_conv",
             )
             self.transform_norm = keras.layers.BatchNormalization(
-                dtype=self.dtype_policy, name="feature_transform_norm"
+                axis=-1,
+                dtype=self.dtype_policy,
+                name="feature_transform_norm",
             )
 
     def _split_shapes(self, input_shape):
+        """The `[features, logits]` shapes, checked, in channels-last."""
         if not isinstance(input_shape, (list, tuple)) or len(input_shape) != 2:
             raise ValueError(
                 "Expected `DualSRHead` to be called on a list [features, logits]. "
                 f"Received: input_shape={input_shape}"
             )
-        features_shape = check_image_shape(input_shape[0], require_channels=True)
-        logits_shape = check_image_shape(input_shape[1], require_channels=True)
-        if len(features_shape) != 4 or len(logits_shape) != 4:
+        if any(
+            not isinstance(shape, (list, tuple)) or len(shape) != 4
+            for shape in input_shape
+        ):
             raise ValueError(
                 "Expected `features` and `logits` of rank 4. Received: "
                 f"input_shape={input_shape}"
             )
+        features_shape, logits_shape = (
+            check_image_shape(
+                shape_to_channels_last(shape, self.data_format), require_channels=True
+            )
+            for shape in input_shape
+        )
         return features_shape, logits_shape
 
     def resolved_feature_stride(self, features_shape, logits_shape):
@@ -477,7 +569,7 @@ class DualSRHead(keras.layers.Layer):
                 f"Expected logits with num_classes={self.num_classes} channels. "
                 f"Received: logits shape {logits_shape}"
             )
-        self.upsampler.build(logits_shape)
+        self.upsampler.build(shape_from_channels_last(logits_shape, self.data_format))
         if self.super_resolution:
             stride = self.resolved_feature_stride(features_shape, logits_shape)
             self.decoder = SuperResolutionDecoder(
@@ -485,14 +577,18 @@ class DualSRHead(keras.layers.Layer):
                 self.image_channels,
                 self.decoder_filters,
                 self.decoder_layers,
+                data_format=self.data_format,
                 dtype=self.dtype_policy,
                 name="super_resolution_decoder",
             )
-            self.decoder.build(features_shape)
+            self.decoder.build(
+                shape_from_channels_last(features_shape, self.data_format)
+            )
         if self.feature_transform:
-            upsampled = self.upsampler.compute_output_shape(logits_shape)
+            upsampled = _scaled_shape(logits_shape, self.factor, self.num_classes)
+            transformed = upsampled[:-1] + (self.image_channels,)
             self.transform_conv.build(upsampled)
-            self.transform_norm.build(upsampled[:-1] + (self.image_channels,))
+            self.transform_norm.build(transformed)
 
     def call(self, inputs, training=None):
         features, logits = inputs
@@ -501,9 +597,13 @@ class DualSRHead(keras.layers.Layer):
         if self.super_resolution:
             outputs["super_resolution"] = self.decoder(features)
         if self.feature_transform:
-            transformed = self.transform_conv(segmentation)
+            # in channels-last, as the sublayers compute
+            transformed = to_channels_last(segmentation, self.data_format)
+            transformed = self.transform_conv(transformed)
             transformed = self.transform_norm(transformed, training=training)
-            outputs["feature_transform"] = keras.ops.relu(transformed)
+            outputs["feature_transform"] = from_channels_last(
+                ops.relu(transformed), self.data_format
+            )
         return outputs
 
     def compute_output_shape(self, input_shape):
@@ -516,7 +616,10 @@ class DualSRHead(keras.layers.Layer):
             shapes["super_resolution"] = image
         if self.feature_transform:
             shapes["feature_transform"] = image
-        return shapes
+        return {
+            key: shape_from_channels_last(shape, self.data_format)
+            for key, shape in shapes.items()
+        }
 
     def get_config(self):
         return {
@@ -530,7 +633,21 @@ class DualSRHead(keras.layers.Layer):
             "feature_stride": self.feature_stride,
             "decoder_filters": self.decoder_filters,
             "decoder_layers": self.decoder_layers,
+            "data_format": self.data_format,
         }
+
+
+def _image_shape(layer, input_shape):
+    """A rank-4 input shape in `layer.data_format`, checked, in channels-last."""
+    input_shape = tuple(input_shape)
+    if len(input_shape) != 4:
+        raise ValueError(
+            "Expected an input of rank 4 (batch, height, width, channels; "
+            "channels first: batch, channels, height, width). "
+            f"Received: input_shape={input_shape}"
+        )
+    shape = shape_to_channels_last(input_shape, layer.data_format)
+    return check_image_shape(shape, require_channels=True)
 
 
 def _scaled_shape(input_shape, factor, channels):

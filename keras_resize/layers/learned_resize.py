@@ -2,6 +2,14 @@
 
 import keras
 
+from keras_resize.backend import ops
+from keras_resize.layers.base import (
+    check_data_format,
+    from_channels_last,
+    shape_from_channels_last,
+    shape_to_channels_last,
+    to_channels_last,
+)
 from keras_resize.layers.registry import register_resizer
 from keras_resize.ops import kernels
 from keras_resize.ops.resize import resize
@@ -58,25 +66,31 @@ class LearnedResize(PretrainedMixin, keras.layers.Layer):
             of `keras_resize.ops.RESIZE_METHODS` (`"bilinear"` in the paper).
         antialias: widen the fixed resize kernel by the scale factor when
             downsizing (see `keras_resize.ops.resize`).
+        data_format: `"channels_last"` or `"channels_first"` (default
+            `keras.config.image_data_format()`). The weights are the same
+            in both: channels-first inputs are transposed to channels-last
+            for the computation and back.
         **kwargs: base layer arguments (`name`, `dtype`, ...).
 
     Input shape:
-        `(batch, height, width, channels)` or `(height, width, channels)`;
-        any spatial size, known or not; the channel count must be known.
+        `(batch, height, width, channels)` or `(height, width, channels)`
+        (channels-first: `(batch, channels, height, width)` or `(channels,
+        height, width)`); any spatial size, known or not; the channel count
+        must be known.
 
     Output shape:
-        `(batch, height, width, channels)` with the configured size and the
+        The input's layout with the configured `(height, width)` and the
         input's channel count.
 
     Example:
 
     >>> layer = LearnedResize(32, 24)
-    >>> layer(np.zeros((2, 64, 64, 3), "float32")).shape
-    TensorShape([2, 32, 24, 3])
+    >>> tuple(layer(np.zeros((2, 64, 64, 3), "float32")).shape)
+    (2, 32, 24, 3)
     >>> layer.count_params()
     12163
-    >>> layer.fixed_resize(np.zeros((2, 64, 64, 3), "float32")).shape
-    TensorShape([2, 32, 24, 3])
+    >>> tuple(layer.fixed_resize(np.zeros((2, 64, 64, 3), "float32")).shape)
+    (2, 32, 24, 3)
 
     Convention: half-pixel centres, as `keras_resize.ops.resize` (output
     pixel `o` samples the source at `(o + 0.5) * in / out - 0.5` in index
@@ -92,9 +106,11 @@ class LearnedResize(PretrainedMixin, keras.layers.Layer):
         num_res_blocks=1,
         interpolation="bilinear",
         antialias=False,
+        data_format=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
+        self.data_format = check_data_format(data_format)
         self.height = check_positive_int("height", height)
         self.width = check_positive_int("width", width)
         self.filters = check_positive_int("filters", filters)
@@ -129,6 +145,7 @@ class LearnedResize(PretrainedMixin, keras.layers.Layer):
             kernel_size,
             padding="same",
             use_bias=use_bias,
+            data_format="channels_last",  # the layer computes channels-last
             name=name,
             dtype=self.dtype_policy,
         )
@@ -137,6 +154,7 @@ class LearnedResize(PretrainedMixin, keras.layers.Layer):
         return keras.layers.BatchNormalization(name=name, dtype=self.dtype_policy)
 
     def build(self, input_shape):
+        input_shape = shape_to_channels_last(input_shape, self.data_format)
         input_shape = check_image_shape(input_shape, require_channels=True)
         channels = input_shape[-1]
         image = (None, None, None, channels)
@@ -163,7 +181,8 @@ class LearnedResize(PretrainedMixin, keras.layers.Layer):
         )
 
     def _as_batch(self, inputs):
-        inputs = keras.ops.cast(inputs, self.compute_dtype)
+        inputs = to_channels_last(inputs, self.data_format)
+        inputs = ops.cast(inputs, self.compute_dtype)
         rank = len(inputs.shape)
         if rank not in (3, 4):
             raise ValueError(
@@ -172,25 +191,28 @@ class LearnedResize(PretrainedMixin, keras.layers.Layer):
                 f"input_shape={tuple(inputs.shape)}"
             )
         if rank == 3:
-            return keras.ops.expand_dims(inputs, 0), True
+            return ops.expand_dims(inputs, 0), True
         return inputs, False
+
+    def _restore(self, out, squeeze):
+        return from_channels_last(out[0] if squeeze else out, self.data_format)
 
     def call(self, inputs, training=None):
         x, squeeze = self._as_batch(inputs)
         skip = self._resize(x)
 
-        f = keras.ops.leaky_relu(self.stem_conv(x), _LEAKY_SLOPE)
-        f = keras.ops.leaky_relu(self.reduce_conv(f), _LEAKY_SLOPE)
+        f = ops.leaky_relu(self.stem_conv(x), _LEAKY_SLOPE)
+        f = ops.leaky_relu(self.reduce_conv(f), _LEAKY_SLOPE)
         f = self.reduce_bn(f, training=training)
         bottleneck = self._resize(f)
 
         y = bottleneck
         for conv_1, bn_1, conv_2, bn_2 in self.blocks:
-            t = keras.ops.leaky_relu(bn_1(conv_1(y), training=training), _LEAKY_SLOPE)
+            t = ops.leaky_relu(bn_1(conv_1(y), training=training), _LEAKY_SLOPE)
             y = y + bn_2(conv_2(t), training=training)
         y = self.merge_bn(self.merge_conv(y), training=training) + bottleneck
         out = skip + self.output_conv(y)
-        return out[0] if squeeze else out
+        return self._restore(out, squeeze)
 
     def fixed_resize(self, inputs):
         """The image skip path alone: the fixed resize the layer learns on.
@@ -206,12 +228,13 @@ class LearnedResize(PretrainedMixin, keras.layers.Layer):
             the layer's compute dtype.
         """
         x, squeeze = self._as_batch(inputs)
-        out = self._resize(x)
-        return out[0] if squeeze else out
+        return self._restore(self._resize(x), squeeze)
 
     def compute_output_shape(self, input_shape):
-        check_image_shape(input_shape, require_channels=True)
-        return resized_shape(input_shape, self.height, self.width)
+        shape = shape_to_channels_last(input_shape, self.data_format)
+        check_image_shape(shape, require_channels=True)
+        shape = resized_shape(shape, self.height, self.width)
+        return shape_from_channels_last(shape, self.data_format)
 
     def get_config(self):
         return {
@@ -222,6 +245,7 @@ class LearnedResize(PretrainedMixin, keras.layers.Layer):
             "num_res_blocks": self.num_res_blocks,
             "interpolation": self.interpolation,
             "antialias": self.antialias,
+            "data_format": self.data_format,
         }
 
 

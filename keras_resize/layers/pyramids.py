@@ -1,14 +1,25 @@
 """Pyramid layers: SPP, the PSPNet pyramid pooling module, ASPP, image pyramids.
 
 Thin Keras wrappers over `keras_resize.ops.pyramids` (adaptive pooling,
-Gaussian and Laplacian pyramids) and Keras convolutions.
+Gaussian and Laplacian pyramids) and Keras convolutions, on every Keras
+backend. Every layer takes `data_format`: it computes in channels-last and
+transposes `"channels_first"` inputs and outputs (see
+`keras_resize.layers.base`), so the same weights give the same numbers in
+both formats.
 """
 
 import numbers
 
 import keras
-import tensorflow as tf
 
+from keras_resize.backend import ops
+from keras_resize.layers.base import (
+    check_data_format,
+    from_channels_last,
+    shape_from_channels_last,
+    shape_to_channels_last,
+    to_channels_last,
+)
 from keras_resize.ops.pyramids import (
     REDUCTIONS,
     adaptive_pool,
@@ -22,7 +33,6 @@ from keras_resize.ops.validation import (
     check_choice,
     check_image_shape,
     check_positive_int,
-    static_or_dynamic_shape,
 )
 
 
@@ -47,8 +57,22 @@ def _check_positive_ints(name, values):
 
 
 def _image_batch(layer, inputs):
-    images, squeeze = as_image_batch(inputs)
-    return tf.cast(images, layer.compute_dtype), squeeze
+    """Channels-last float images of rank 4 in the compute dtype, and
+    whether a batch axis was added."""
+    images = to_channels_last(inputs, layer.data_format)
+    images, squeeze = as_image_batch(images)
+    return ops.cast(images, layer.compute_dtype), squeeze
+
+
+def _output(layer, images, squeeze):
+    """Undo `_image_batch` on channels-last images of rank 4."""
+    return from_channels_last(images[0] if squeeze else images, layer.data_format)
+
+
+def _image_shape(layer, input_shape, require_channels=False):
+    """The input shape in channels-last (rank 3 or 4), checked."""
+    shape = shape_to_channels_last(input_shape, layer.data_format)
+    return check_image_shape(shape, require_channels=require_channels)
 
 
 @keras.saving.register_keras_serializable(package="keras_resize")
@@ -66,49 +90,56 @@ class SpatialPyramidPooling(keras.layers.Layer):
         levels: bins per axis of each pyramid level, a non-empty sequence of
             positive ints (paper: `(4, 2, 1)`).
         reduction: `"max"` (the paper) or `"average"`.
+        data_format: `"channels_last"` (`(batch, height, width, channels)`)
+            or `"channels_first"` (`(batch, channels, height, width)`);
+            default `keras.config.image_data_format()`.
         **kwargs: base layer arguments (`name`, `dtype`, ...).
 
     Input shape:
-        `(batch, height, width, channels)` or `(height, width, channels)`;
-        any spatial size, known or not; `channels` must be known.
+        `(batch, height, width, channels)` or `(height, width, channels)`
+        (channels first: `(batch, channels, height, width)` or `(channels,
+        height, width)`); any spatial size, known or not (TensorFlow);
+        `channels` must be known.
 
     Output shape:
         `(batch, channels * sum(n^2 for n in levels))` (no batch axis for
         rank-3 input). Level by level, each level's bins in row-major order
-        with the channels last (a reshape of `(batch, n, n, channels)`).
+        with the channels last (a reshape of `(batch, n, n, channels)`), in
+        both data formats.
 
     Example:
 
     >>> layer = SpatialPyramidPooling(levels=(4, 2, 1))
-    >>> layer(np.zeros((2, 7, 13, 8), "float32")).shape
-    TensorShape([2, 168])
-    >>> layer(np.zeros((2, 30, 20, 8), "float32")).shape
-    TensorShape([2, 168])
+    >>> tuple(layer(np.zeros((2, 7, 13, 8), "float32")).shape)
+    (2, 168)
+    >>> tuple(layer(np.zeros((2, 30, 20, 8), "float32")).shape)
+    (2, 168)
 
     Convention: index space; bin `i` of an axis of length `size` covers the
     pixels `[floor(i * size / n), ceil((i + 1) * size / n))`, as PyTorch's
     adaptive pooling.
     """
 
-    def __init__(self, levels=(4, 2, 1), reduction="max", **kwargs):
+    def __init__(self, levels=(4, 2, 1), reduction="max", data_format=None, **kwargs):
         super().__init__(**kwargs)
         self.levels = _check_positive_ints("levels", levels)
         self.reduction = check_choice("reduction", reduction, REDUCTIONS)
+        self.data_format = check_data_format(data_format)
 
     def call(self, inputs):
         images, squeeze = _image_batch(self, inputs)
-        batch, _, _, channels = static_or_dynamic_shape(images)
+        channels = ops.shape(images)[-1]
         pooled = [
-            tf.reshape(
-                adaptive_pool(images, n, self.reduction), [batch, n * n * channels]
+            ops.reshape(
+                adaptive_pool(images, n, self.reduction), (-1, n * n * channels)
             )
             for n in self.levels
         ]
-        out = tf.concat(pooled, axis=-1)
+        out = ops.concatenate(pooled, axis=-1)
         return out[0] if squeeze else out
 
     def compute_output_shape(self, input_shape):
-        input_shape = check_image_shape(input_shape, require_channels=True)
+        input_shape = _image_shape(self, input_shape, require_channels=True)
         length = input_shape[-1] * sum(n * n for n in self.levels)
         return input_shape[:-3] + (length,)
 
@@ -117,11 +148,13 @@ class SpatialPyramidPooling(keras.layers.Layer):
             **super().get_config(),
             "levels": self.levels,
             "reduction": self.reduction,
+            "data_format": self.data_format,
         }
 
 
 def _convolution_block(layer, name, filters, kernel_size=1, dilation_rate=1):
-    """A bias-free convolution and its BatchNormalization (ReLU in `call`)."""
+    """A bias-free convolution and its BatchNormalization (ReLU in `call`),
+    channels-last whatever the layer's `data_format`."""
     convolution = keras.layers.Conv2D(
         filters,
         kernel_size,
@@ -129,11 +162,12 @@ def _convolution_block(layer, name, filters, kernel_size=1, dilation_rate=1):
         dilation_rate=dilation_rate,
         use_bias=False,
         kernel_initializer="he_normal",
+        data_format="channels_last",
         dtype=layer.dtype_policy,
         name=f"{name}_convolution",
     )
     normalization = keras.layers.BatchNormalization(
-        dtype=layer.dtype_policy, name=f"{name}_normalization"
+        axis=-1, dtype=layer.dtype_policy, name=f"{name}_normalization"
     )
     return convolution, normalization
 
@@ -146,7 +180,7 @@ def _build_block(block, in_channels):
 
 def _run_block(block, inputs, training):
     convolution, normalization = block
-    return keras.ops.relu(normalization(convolution(inputs), training=training))
+    return ops.relu(normalization(convolution(inputs), training=training))
 
 
 @keras.saving.register_keras_serializable(package="keras_resize")
@@ -165,21 +199,28 @@ class PyramidPoolingModule(keras.layers.Layer):
             ints.
         filters: channels of each branch, a positive int; default
             `channels // len(bins)` (the paper's `C / N`).
+        data_format: `"channels_last"` (`(batch, height, width, channels)`)
+            or `"channels_first"` (`(batch, channels, height, width)`);
+            default `keras.config.image_data_format()`.
         **kwargs: base layer arguments (`name`, `dtype`, ...).
 
     Input shape:
-        `(batch, height, width, channels)` or `(height, width, channels)`;
-        any spatial size, known or not; `channels` must be known.
+        `(batch, height, width, channels)` or `(height, width, channels)`
+        (channels first: `(batch, channels, height, width)` or `(channels,
+        height, width)`); any spatial size, known or not (TensorFlow);
+        `channels` must be known.
 
     Output shape:
         `(batch, height, width, channels + len(bins) * filters)`: the input,
-        then one block of `filters` channels per bin count, in order.
+        then one block of `filters` channels per bin count, in order
+        (channels first: `(batch, channels + len(bins) * filters, height,
+        width)`).
 
     Example:
 
     >>> layer = PyramidPoolingModule(bins=(1, 2, 3, 6))
-    >>> layer(np.zeros((2, 17, 23, 32), "float32")).shape
-    TensorShape([2, 17, 23, 64])
+    >>> tuple(layer(np.zeros((2, 17, 23, 32), "float32")).shape)
+    (2, 17, 23, 64)
 
     Convention: pooling bins in index space (see `SpatialPyramidPooling`);
     the upsampling is bilinear with half-pixel centres, as `tf.image.resize`
@@ -187,12 +228,13 @@ class PyramidPoolingModule(keras.layers.Layer):
     static sizes, the same sampling on `sample_separable` for dynamic ones).
     """
 
-    def __init__(self, bins=(1, 2, 3, 6), filters=None, **kwargs):
+    def __init__(self, bins=(1, 2, 3, 6), filters=None, data_format=None, **kwargs):
         super().__init__(**kwargs)
         self.bins = _check_positive_ints("bins", bins)
         self.filters = (
             None if filters is None else check_positive_int("filters", filters)
         )
+        self.data_format = check_data_format(data_format)
 
     def _branch_filters(self, channels):
         filters = self.filters or channels // len(self.bins)
@@ -205,7 +247,7 @@ class PyramidPoolingModule(keras.layers.Layer):
         return filters
 
     def build(self, input_shape):
-        channels = check_image_shape(input_shape, require_channels=True)[-1]
+        channels = _image_shape(self, input_shape, require_channels=True)[-1]
         self.branch_filters = self._branch_filters(channels)
         self.branches = [
             _convolution_block(self, f"bins_{n}", self.branch_filters)
@@ -216,24 +258,29 @@ class PyramidPoolingModule(keras.layers.Layer):
 
     def call(self, inputs, training=None):
         images, squeeze = _image_batch(self, inputs)
-        size = static_or_dynamic_shape(images)[1:3]
+        size = ops.shape(images)[1:3]
         outputs = [images]
         for n, block in zip(self.bins, self.branches, strict=True):
             pooled = adaptive_pool(images, n, reduction="average")
             outputs.append(
                 bilinear_resize_to(_run_block(block, pooled, training), size)
             )
-        out = tf.concat(outputs, axis=-1)
-        return out[0] if squeeze else out
+        return _output(self, ops.concatenate(outputs, axis=-1), squeeze)
 
     def compute_output_shape(self, input_shape):
-        input_shape = check_image_shape(input_shape, require_channels=True)
+        input_shape = _image_shape(self, input_shape, require_channels=True)
         channels = input_shape[-1]
         filters = self._branch_filters(channels)
-        return input_shape[:-1] + (channels + len(self.bins) * filters,)
+        output_shape = input_shape[:-1] + (channels + len(self.bins) * filters,)
+        return shape_from_channels_last(output_shape, self.data_format)
 
     def get_config(self):
-        return {**super().get_config(), "bins": self.bins, "filters": self.filters}
+        return {
+            **super().get_config(),
+            "bins": self.bins,
+            "filters": self.filters,
+            "data_format": self.data_format,
+        }
 
 
 @keras.saving.register_keras_serializable(package="keras_resize")
@@ -257,20 +304,26 @@ class AtrousSpatialPyramidPooling(keras.layers.Layer):
             output stride 8.
         filters: channels of every branch and of the output, a positive int.
         dropout: dropout rate after the projection, a float in `[0, 1)`.
+        data_format: `"channels_last"` (`(batch, height, width, channels)`)
+            or `"channels_first"` (`(batch, channels, height, width)`);
+            default `keras.config.image_data_format()`.
         **kwargs: base layer arguments (`name`, `dtype`, ...).
 
     Input shape:
-        `(batch, height, width, channels)` or `(height, width, channels)`;
-        any spatial size, known or not; `channels` must be known.
+        `(batch, height, width, channels)` or `(height, width, channels)`
+        (channels first: `(batch, channels, height, width)` or `(channels,
+        height, width)`); any spatial size, known or not (TensorFlow);
+        `channels` must be known.
 
     Output shape:
-        `(batch, height, width, filters)`.
+        `(batch, height, width, filters)` (channels first: `(batch, filters,
+        height, width)`).
 
     Example:
 
     >>> layer = AtrousSpatialPyramidPooling(rates=(2, 4), filters=16)
-    >>> layer(np.zeros((2, 15, 20, 8), "float32")).shape
-    TensorShape([2, 15, 20, 16])
+    >>> tuple(layer(np.zeros((2, 15, 20, 8), "float32")).shape)
+    (2, 15, 20, 16)
 
     Convention: "same" padding (zeros) for the atrous convolutions, so the
     output pixel `(i, j)` is centred on input pixel `(i, j)`; the branches
@@ -278,7 +331,14 @@ class AtrousSpatialPyramidPooling(keras.layers.Layer):
     pooling.
     """
 
-    def __init__(self, rates=(6, 12, 18), filters=256, dropout=0.1, **kwargs):
+    def __init__(
+        self,
+        rates=(6, 12, 18),
+        filters=256,
+        dropout=0.1,
+        data_format=None,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         self.rates = _check_positive_ints("rates", rates)
         self.filters = check_positive_int("filters", filters)
@@ -292,9 +352,10 @@ class AtrousSpatialPyramidPooling(keras.layers.Layer):
                 f"Received: dropout={dropout!r}"
             )
         self.dropout = float(dropout)
+        self.data_format = check_data_format(data_format)
 
     def build(self, input_shape):
-        channels = check_image_shape(input_shape, require_channels=True)[-1]
+        channels = _image_shape(self, input_shape, require_channels=True)[-1]
         self.pointwise_branch = _convolution_block(self, "pointwise", self.filters)
         self.atrous_branches = [
             _convolution_block(self, f"atrous_{rate}", self.filters, 3, rate)
@@ -315,20 +376,21 @@ class AtrousSpatialPyramidPooling(keras.layers.Layer):
 
     def call(self, inputs, training=None):
         images, squeeze = _image_batch(self, inputs)
-        batch, height, width, _ = static_or_dynamic_shape(images)
+        batch, height, width, _ = ops.shape(images)
         outputs = [_run_block(self.pointwise_branch, images, training)]
         for block in self.atrous_branches:
             outputs.append(_run_block(block, images, training))
-        pooled = keras.ops.mean(images, axis=(1, 2), keepdims=True)
+        pooled = ops.mean(images, axis=(1, 2), keepdims=True)
         pooled = _run_block(self.pooling_branch, pooled, training)
-        outputs.append(tf.broadcast_to(pooled, [batch, height, width, self.filters]))
-        out = _run_block(self.projection, tf.concat(outputs, axis=-1), training)
+        outputs.append(ops.broadcast_to(pooled, (batch, height, width, self.filters)))
+        out = _run_block(self.projection, ops.concatenate(outputs, axis=-1), training)
         out = self.dropout_layer(out, training=training)
-        return out[0] if squeeze else out
+        return _output(self, out, squeeze)
 
     def compute_output_shape(self, input_shape):
-        input_shape = check_image_shape(input_shape, require_channels=True)
-        return input_shape[:-1] + (self.filters,)
+        input_shape = _image_shape(self, input_shape, require_channels=True)
+        output_shape = input_shape[:-1] + (self.filters,)
+        return shape_from_channels_last(output_shape, self.data_format)
 
     def get_config(self):
         return {
@@ -336,19 +398,23 @@ class AtrousSpatialPyramidPooling(keras.layers.Layer):
             "rates": self.rates,
             "filters": self.filters,
             "dropout": self.dropout,
+            "data_format": self.data_format,
         }
 
 
-def _pyramid_shapes(input_shape, levels):
-    input_shape = check_image_shape(input_shape)
+def _pyramid_shapes(layer, input_shape):
+    input_shape = _image_shape(layer, input_shape)
     height, width = input_shape[-3], input_shape[-2]
 
     def halve(size, k):
         return None if size is None else -(-size // 2**k)
 
     return [
-        input_shape[:-3] + (halve(height, k), halve(width, k), input_shape[-1])
-        for k in range(levels)
+        shape_from_channels_last(
+            input_shape[:-3] + (halve(height, k), halve(width, k), input_shape[-1]),
+            layer.data_format,
+        )
+        for k in range(layer.levels)
     ]
 
 
@@ -363,19 +429,24 @@ class GaussianPyramid(keras.layers.Layer):
     Args:
         levels: number of levels returned, the input included, a positive
             int.
+        data_format: `"channels_last"` (`(batch, height, width, channels)`)
+            or `"channels_first"` (`(batch, channels, height, width)`);
+            default `keras.config.image_data_format()`.
         **kwargs: base layer arguments (`name`, `dtype`, ...).
 
     Input shape:
-        `(batch, height, width, channels)` or `(height, width, channels)`;
-        any spatial size, known or not.
+        `(batch, height, width, channels)` or `(height, width, channels)`
+        (channels first: `(batch, channels, height, width)` or `(channels,
+        height, width)`); any spatial size, known or not (TensorFlow).
 
     Output shape:
         A list of `levels` tensors; level `k` is `(batch, ceil(height / 2^k),
-        ceil(width / 2^k), channels)`.
+        ceil(width / 2^k), channels)` (in the input's data format).
 
     Example:
 
-    >>> pyramid = GaussianPyramid(levels=3)(np.zeros((2, 13, 16, 3), "float32"))
+    >>> layer = GaussianPyramid(levels=3)
+    >>> pyramid = layer(np.zeros((2, 13, 16, 3), "float32"))
     >>> [tuple(level.shape) for level in pyramid]
     [(2, 13, 16, 3), (2, 7, 8, 3), (2, 4, 4, 3)]
 
@@ -383,20 +454,25 @@ class GaussianPyramid(keras.layers.Layer):
     level `k` (index space); see `keras_resize.ops.pyramid_down`.
     """
 
-    def __init__(self, levels=4, **kwargs):
+    def __init__(self, levels=4, data_format=None, **kwargs):
         super().__init__(**kwargs)
         self.levels = check_positive_int("levels", levels)
+        self.data_format = check_data_format(data_format)
 
     def call(self, inputs):
         images, squeeze = _image_batch(self, inputs)
         pyramid = gaussian_pyramid(images, self.levels)
-        return [level[0] for level in pyramid] if squeeze else pyramid
+        return [_output(self, level, squeeze) for level in pyramid]
 
     def compute_output_shape(self, input_shape):
-        return _pyramid_shapes(input_shape, self.levels)
+        return _pyramid_shapes(self, input_shape)
 
     def get_config(self):
-        return {**super().get_config(), "levels": self.levels}
+        return {
+            **super().get_config(),
+            "levels": self.levels,
+            "data_format": self.data_format,
+        }
 
 
 @keras.saving.register_keras_serializable(package="keras_resize")
@@ -410,11 +486,15 @@ class LaplacianPyramid(keras.layers.Layer):
 
     Args:
         levels: number of levels, a positive int.
+        data_format: `"channels_last"` (`(batch, height, width, channels)`)
+            or `"channels_first"` (`(batch, channels, height, width)`);
+            default `keras.config.image_data_format()`.
         **kwargs: base layer arguments (`name`, `dtype`, ...).
 
     Input shape:
-        `(batch, height, width, channels)` or `(height, width, channels)`;
-        any spatial size, known or not.
+        `(batch, height, width, channels)` or `(height, width, channels)`
+        (channels first: `(batch, channels, height, width)` or `(channels,
+        height, width)`); any spatial size, known or not (TensorFlow).
 
     Output shape:
         A list of `levels` tensors with the sizes of `GaussianPyramid`.
@@ -425,7 +505,7 @@ class LaplacianPyramid(keras.layers.Layer):
     >>> pyramid = LaplacianPyramid(levels=3)(images)
     >>> [tuple(level.shape) for level in pyramid]
     [(2, 13, 16, 3), (2, 7, 8, 3), (2, 4, 4, 3)]
-    >>> rebuilt = LaplacianPyramid.reconstruct(pyramid)
+    >>> rebuilt = keras.ops.convert_to_numpy(LaplacianPyramid.reconstruct(pyramid))
     >>> bool(np.allclose(rebuilt, images, atol=1e-5))
     True
 
@@ -434,22 +514,33 @@ class LaplacianPyramid(keras.layers.Layer):
     `k` pixel `j` reads level `k + 1` at index `j / 2`).
     """
 
-    def __init__(self, levels=4, **kwargs):
+    def __init__(self, levels=4, data_format=None, **kwargs):
         super().__init__(**kwargs)
         self.levels = check_positive_int("levels", levels)
+        self.data_format = check_data_format(data_format)
 
     def call(self, inputs):
         images, squeeze = _image_batch(self, inputs)
         pyramid = laplacian_pyramid(images, self.levels)
-        return [level[0] for level in pyramid] if squeeze else pyramid
+        return [_output(self, level, squeeze) for level in pyramid]
 
     @staticmethod
-    def reconstruct(pyramid):
-        """The images a Laplacian pyramid (list of tensors) was built from."""
-        return reconstruct_laplacian(list(pyramid))
+    def reconstruct(pyramid, data_format=None):
+        """The images a Laplacian pyramid (list of tensors) was built from.
+
+        `data_format` is that of the levels (default
+        `keras.config.image_data_format()`, as the layer's).
+        """
+        data_format = check_data_format(data_format)
+        levels = [to_channels_last(level, data_format) for level in pyramid]
+        return from_channels_last(reconstruct_laplacian(levels), data_format)
 
     def compute_output_shape(self, input_shape):
-        return _pyramid_shapes(input_shape, self.levels)
+        return _pyramid_shapes(self, input_shape)
 
     def get_config(self):
-        return {**super().get_config(), "levels": self.levels}
+        return {
+            **super().get_config(),
+            "levels": self.levels,
+            "data_format": self.data_format,
+        }

@@ -14,8 +14,16 @@ import numbers
 
 import keras
 import numpy as np
-import tensorflow as tf
 
+from keras_resize.backend import ops
+from keras_resize.layers.base import (
+    TFDataMixin,
+    check_data_format,
+    from_channels_last,
+    shape_from_channels_last,
+    shape_to_channels_last,
+    to_channels_last,
+)
 from keras_resize.layers.registry import register_resizer
 from keras_resize.ops import warp
 from keras_resize.ops.resize import resize
@@ -69,9 +77,27 @@ def _check_saliency(saliency, grid_shape, allow_learned=True, allow_none=False):
             "Expected `grid_shape` to match the shape of the given saliency "
             f"{shape}. Received: grid_shape={tuple(grid_shape)!r}"
         )
-    with tf.init_scope():
-        warp.as_saliency(array)  # non-negative, finite, positive sum
+    warp.as_saliency(array)  # non-negative, finite, positive sum (numpy: eager)
     return "fixed", array, shape
+
+
+def _fixed_grid(array, fwhm, padding, separable):
+    """The float64 numpy coarse grid `(1, gh, gw, 2)` of a fixed saliency."""
+    return warp.fixed_warp(
+        array, array.shape, fwhm=fwhm, padding=padding, separable=separable
+    )["grid"]
+
+
+def _check_valid_region(valid_size, padded_size):
+    check = getattr(warp, "check_valid_region", None)
+    if check is None:  # before the warp package made it public
+        check = warp._check_valid_region
+    return check(valid_size, padded_size)
+
+
+def _constant(array):
+    """A float32 tensor of a (float64) numpy constant."""
+    return ops.convert_to_tensor(np.asarray(array, "float32"))
 
 
 def _saliency_config(kind, array):
@@ -85,7 +111,7 @@ def _check_optional_size(name, value):
 
 
 @keras.saving.register_keras_serializable(package="keras_resize")
-class Zoom(PretrainedMixin, keras.layers.Layer):
+class Zoom(TFDataMixin, PretrainedMixin, keras.layers.Layer):
     """Saliency-guided zoom: resample an image densely where it matters.
 
     The attraction-kernel warp of Learning to Zoom with FOVEA's separable
@@ -132,16 +158,21 @@ class Zoom(PretrainedMixin, keras.layers.Layer):
         saliency_input_size: `(height, width)` of the low-resolution copy
             the learned saliency network sees; default twice the grid.
         saliency_filters: width of the learned saliency network.
+        data_format: `"channels_last"` or `"channels_first"` (default
+            `keras.config.image_data_format()`), the layout of the images
+            (the saliency and the grid have no channel axis).
         **kwargs: base layer arguments (`name`, `dtype`, ...).
 
     Input shape:
-        `(batch, height, width, channels)` or `(height, width, channels)`;
-        any spatial size. Optionally a second input, a saliency of shape
-        `(batch, grid_height, grid_width)`.
+        `(batch, height, width, channels)` or `(height, width, channels)`
+        (channels-first: `(batch, channels, height, width)` or `(channels,
+        height, width)`); any spatial size. Optionally a second input, a
+        saliency of shape `(batch, grid_height, grid_width)`.
 
     Output shape:
-        `(batch, height, width, channels)` with the configured size, and
-        the coarse grid if `return_grid`.
+        The input's layout with the configured `(height, width)`, and the
+        coarse grid if `return_grid`. With a fixed saliency the layer has
+        no weights and runs inside `tf.data.Dataset.map` under any backend.
 
     Example:
 
@@ -151,8 +182,8 @@ class Zoom(PretrainedMixin, keras.layers.Layer):
     True
     >>> saliency = np.ones((5, 7)); saliency[2, 3] = 50.0
     >>> zoomed, grid = Zoom(32, 48, saliency=saliency, return_grid=True)(images)
-    >>> zoomed.shape, grid.shape
-    (TensorShape([2, 32, 48, 3]), TensorShape([2, 5, 7, 2]))
+    >>> tuple(zoomed.shape), tuple(grid.shape)
+    ((2, 32, 48, 3), (2, 5, 7, 2))
 
     Convention: the grid holds extent coordinates (-1 and +1 are the outer
     borders of the image, pixel coordinates are `(g + 1) / 2 * size`); see
@@ -175,11 +206,13 @@ class Zoom(PretrainedMixin, keras.layers.Layer):
         return_grid=False,
         saliency_input_size=None,
         saliency_filters=16,
+        data_format=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
         self.height = check_positive_int("height", height)
         self.width = check_positive_int("width", width)
+        self.data_format = check_data_format(data_format)
         kind, array, shape = _check_saliency(saliency, grid_shape)
         self.saliency_kind, self._saliency_array = kind, array
         self.grid_shape = shape
@@ -214,6 +247,7 @@ class Zoom(PretrainedMixin, keras.layers.Layer):
                     3,
                     padding="same",
                     activation="relu",
+                    data_format="channels_last",
                     name=f"saliency_conv_{i}",
                     dtype=self.dtype_policy,
                 )
@@ -223,11 +257,13 @@ class Zoom(PretrainedMixin, keras.layers.Layer):
                 1,
                 1,
                 kernel_initializer="zeros",
+                data_format="channels_last",
                 name="saliency_head",
                 dtype=self.dtype_policy,
             )
 
     def build(self, inputs_shape, saliency_shape=None):
+        inputs_shape = shape_to_channels_last(inputs_shape, self.data_format)
         inputs_shape = check_image_shape(inputs_shape, require_channels=True)
         if self.saliency_kind == "learned":
             channels = inputs_shape[-1]
@@ -244,22 +280,26 @@ class Zoom(PretrainedMixin, keras.layers.Layer):
                 "Expected a layer with saliency='learned'. Received: "
                 f"saliency={self.saliency_kind!r}"
             )
-        images, _ = as_image_batch(images)
+        images, _ = as_image_batch(to_channels_last(images, self.data_format))
+        return self._saliency_map(images)
+
+    def _saliency_map(self, images):
+        # images: channels-last (batch, height, width, channels)
         features = resize(
-            tf.cast(images, self.compute_dtype), self.saliency_input_size, "area"
+            ops.cast(images, self.compute_dtype), self.saliency_input_size, "area"
         )
         for conv in self.saliency_convs:
             features = conv(features)
         logits = resize(self.saliency_head(features), self.grid_shape, "area")
-        logits = tf.cast(logits, tf.float32)
-        batch = static_or_dynamic_shape(logits)[0]
-        flat = tf.nn.softmax(tf.reshape(logits, [batch, -1]), axis=-1)
-        return tf.reshape(flat, [batch, self.grid_shape[0], self.grid_shape[1]])
+        logits = ops.cast(logits, "float32")
+        cells = self.grid_shape[0] * self.grid_shape[1]
+        flat = ops.softmax(ops.reshape(logits, (-1, cells)), axis=-1)
+        return ops.reshape(flat, (-1, self.grid_shape[0], self.grid_shape[1]))
 
     def compute_grid(self, images=None, saliency=None):
         """The coarse grid `(batch, gh, gw, 2)` (batch 1 for fixed warps)."""
         if saliency is not None:
-            saliency = tf.cast(saliency, tf.float32)
+            saliency = ops.cast(saliency, "float32")
         elif self.saliency_kind == "learned":
             if images is None:
                 raise ValueError(
@@ -268,14 +308,14 @@ class Zoom(PretrainedMixin, keras.layers.Layer):
                 )
             saliency = self.saliency_map(images)
         else:
-            return tf.constant(self._fixed["grid"], tf.float32)
+            return _constant(self._fixed["grid"])
         return warp.coarse_grid(
             saliency, fwhm=self.fwhm, padding=self.padding, separable=self.separable
         )
 
     def call(self, inputs, saliency=None):
-        images, squeeze = as_image_batch(inputs)
-        images = tf.cast(images, self.compute_dtype)
+        images, squeeze = as_image_batch(to_channels_last(inputs, self.data_format))
+        images = ops.cast(images, self.compute_dtype)
         shape = static_or_dynamic_shape(images)
         size = (self.height, self.width)
         if saliency is None and self._fixed is not None:
@@ -288,28 +328,40 @@ class Zoom(PretrainedMixin, keras.layers.Layer):
                 )
             else:
                 coordinates = warp.grid_to_coordinates(
-                    tf.constant(self._fixed["dense"], tf.float32), (shape[1], shape[2])
+                    _constant(self._fixed["dense"]), (shape[1], shape[2])
                 )
                 zoomed = sample(
                     images, coordinates, self.interpolation, "border", "pixel"
                 )
-            grid = tf.constant(self._fixed["grid"], tf.float32)
+            grid = _constant(self._fixed["grid"])
         else:
-            grid = self.compute_grid(images, saliency)
+            if saliency is not None:
+                saliency = ops.cast(saliency, "float32")
+            elif self.saliency_kind == "learned":
+                saliency = self._saliency_map(images)
+            grid = warp.coarse_grid(
+                saliency, fwhm=self.fwhm, padding=self.padding, separable=self.separable
+            )
             zoomed = warp.zoom(images, grid, size, self.separable, self.interpolation)
         if squeeze:
             zoomed = zoomed[0]
+        zoomed = from_channels_last(zoomed, self.data_format)
         if not self.return_grid:
             return zoomed
-        batch = static_or_dynamic_shape(images)[0]
-        grid = tf.broadcast_to(grid, [batch, self.grid_shape[0], self.grid_shape[1], 2])
+        batch = shape[0]
+        grid = ops.broadcast_to(
+            grid, (batch, self.grid_shape[0], self.grid_shape[1], 2)
+        )
         return [zoomed, grid[0] if squeeze else grid]
 
     def compute_output_shape(self, inputs_shape, saliency_shape=None):
-        zoomed = resized_shape(inputs_shape, self.height, self.width)
+        shape = shape_to_channels_last(inputs_shape, self.data_format)
+        zoomed = resized_shape(shape, self.height, self.width)
+        grid = zoomed[:-3] + (*self.grid_shape, 2)
+        zoomed = shape_from_channels_last(zoomed, self.data_format)
         if not self.return_grid:
             return zoomed
-        return [zoomed, zoomed[:-3] + (*self.grid_shape, 2)]
+        return [zoomed, grid]
 
     def compute_output_spec(self, inputs, saliency=None):
         shapes = self.compute_output_shape(tuple(inputs.shape))
@@ -334,6 +386,7 @@ class Zoom(PretrainedMixin, keras.layers.Layer):
             "return_grid": self.return_grid,
             "saliency_input_size": self.saliency_input_size,
             "saliency_filters": self.saliency_filters,
+            "data_format": self.data_format,
         }
 
     @classmethod
@@ -347,7 +400,7 @@ class Zoom(PretrainedMixin, keras.layers.Layer):
 
 def _extent_to_pixels(extent, size):
     """Constant extent coordinates -> pixel coordinates of an axis of `size`."""
-    return (tf.constant(extent, tf.float32) + 1.0) * 0.5 * tf.cast(size, tf.float32)
+    return (_constant(extent) + 1.0) * 0.5 * ops.cast(size, "float32")
 
 
 def _map_structure(function, structure):
@@ -365,7 +418,7 @@ def _is_single_shape(shape):
 
 
 @keras.saving.register_keras_serializable(package="keras_resize")
-class Unzoom(keras.layers.Layer):
+class Unzoom(TFDataMixin, keras.layers.Layer):
     """Resample zoomed feature maps back into the original frame (LZU).
 
     For every output pixel the inverse of the zoom's piecewise-bilinear
@@ -391,14 +444,19 @@ class Unzoom(keras.layers.Layer):
             the feature extractor, invert against the valid region: the
             output maps are padded frames too, with the original image in
             their valid part and zeros in the padding. Give both or neither.
+        data_format: `"channels_last"` or `"channels_first"` (default
+            `keras.config.image_data_format()`), the layout of the maps (the
+            grid is always `(batch, gh, gw, 2)`).
         **kwargs: base layer arguments.
 
     Input shape:
-        A `(batch, h, w, channels)` map, or a list / dict of them; and, if
-        `saliency` is None, the `(batch, gh, gw, 2)` grid as second input.
+        A `(batch, h, w, channels)` map (channels-first: `(batch, channels,
+        h, w)`), or a list / dict of them; and, if `saliency` is None, the
+        `(batch, gh, gw, 2)` grid as second input.
 
     Output shape:
-        The same as the input maps.
+        The same as the input maps. With a fixed saliency the layer has no
+        weights and runs inside `tf.data.Dataset.map` under any backend.
 
     Example:
 
@@ -429,9 +487,11 @@ class Unzoom(keras.layers.Layer):
         interpolation="bilinear",
         valid_size=None,
         padded_size=None,
+        data_format=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
+        self.data_format = check_data_format(data_format)
         kind, array, shape = _check_saliency(
             saliency, grid_shape, allow_learned=False, allow_none=True
         )
@@ -445,20 +505,12 @@ class Unzoom(keras.layers.Layer):
         )
         self.valid_size = _check_optional_size("valid_size", valid_size)
         self.padded_size = _check_optional_size("padded_size", padded_size)
-        self._valid_fraction = warp._check_valid_region(
-            self.valid_size, self.padded_size
-        )
+        self._valid_fraction = _check_valid_region(self.valid_size, self.padded_size)
         self.supports_masking = False
         self._grid = None
         self._inverse_cache = {}
         if kind is not None:
-            with tf.init_scope():
-                self._grid = warp.coarse_grid(
-                    tf.constant(array),
-                    fwhm=self.fwhm,
-                    padding=self.padding,
-                    separable=self.separable,
-                ).numpy()
+            self._grid = _fixed_grid(array, self.fwhm, self.padding, self.separable)
 
     @classmethod
     def from_zoom(cls, zoom, **kwargs):
@@ -469,6 +521,7 @@ class Unzoom(keras.layers.Layer):
             saliency, grid_shape = "uniform", zoom.grid_shape
         elif zoom.saliency_kind == "fixed":
             saliency = zoom._saliency_array
+        kwargs.setdefault("data_format", zoom.data_format)
         return cls(
             saliency=saliency,
             grid_shape=grid_shape,
@@ -491,27 +544,28 @@ class Unzoom(keras.layers.Layer):
         return self._inverse_cache[key]
 
     def _unzoom_one(self, features, grid):
+        features = to_channels_last(features, self.data_format, "features")
         features, squeeze = as_image_batch(features, "features")
-        features = tf.cast(features, self.compute_dtype)
+        features = ops.cast(features, self.compute_dtype)
         shape = static_or_dynamic_shape(features)
         static = isinstance(shape[1], int) and isinstance(shape[2], int)
         if grid is None and static:
             # fixed warp, known size: the float64 inverse, computed once
             inverse = self._fixed_inverse(shape[1], shape[2])
             if self.separable:
-                inverse = tuple(tf.constant(v, tf.float32) for v in inverse)
+                inverse = tuple(_constant(v) for v in inverse)
             else:
-                inverse = tf.constant(inverse, tf.float32)
+                inverse = _constant(inverse)
         else:
             if grid is None:
-                grid = tf.constant(self._grid, tf.float32)
+                grid = _constant(self._grid)
             inverse = warp.inverse_for_resampling(
                 grid, shape[1], shape[2], self.separable, self._valid_fraction
             )
         out = warp.resample_inverse(
             features, inverse, self.interpolation, self._valid_fraction
         )
-        return out[0] if squeeze else out
+        return from_channels_last(out[0] if squeeze else out, self.data_format)
 
     def call(self, inputs, grid=None):
         if grid is None and self._grid is None:
@@ -520,7 +574,7 @@ class Unzoom(keras.layers.Layer):
                 "as second input, `Unzoom()(features, grid)`. Received: grid=None"
             )
         if grid is not None:
-            grid = tf.cast(grid, tf.float32)
+            grid = ops.cast(grid, "float32")
         return _map_structure(lambda f: self._unzoom_one(f, grid), inputs)
 
     def compute_output_shape(self, inputs_shape, grid_shape=None):
@@ -542,6 +596,7 @@ class Unzoom(keras.layers.Layer):
             "interpolation": self.interpolation,
             "valid_size": self.valid_size,
             "padded_size": self.padded_size,
+            "data_format": self.data_format,
         }
 
     @classmethod
@@ -576,10 +631,15 @@ class ZoomUnzoom(keras.layers.Layer):
             right to a multiple of this many pixels (e.g. 32 for a
             stride-32 backbone) and invert against the valid region (see
             `Unzoom`). Default: no padding.
+        data_format: `"channels_last"` or `"channels_first"` (default
+            `keras.config.image_data_format()`): the layout of the images,
+            of what the feature extractor takes and returns, and of the
+            output maps.
         **kwargs: base layer arguments.
 
     Input shape:
-        `(batch, height, width, channels)` images of any size.
+        `(batch, height, width, channels)` images of any size
+        (channels-first: `(batch, channels, height, width)`).
 
     Output shape:
         The feature extractor's output structure and shapes (for the zoomed,
@@ -590,8 +650,8 @@ class ZoomUnzoom(keras.layers.Layer):
     >>> extractor = keras.Sequential([keras.layers.Conv2D(4, 3, strides=2, padding="same")])
     >>> saliency = np.ones((5, 7)); saliency[2, 3] = 50.0
     >>> layer = ZoomUnzoom(extractor, 32, 48, saliency=saliency, pad_to_multiple=32)
-    >>> layer(np.zeros((2, 96, 128, 3), "float32")).shape
-    TensorShape([2, 16, 32, 4])
+    >>> tuple(layer(np.zeros((2, 96, 128, 3), "float32")).shape)
+    (2, 16, 32, 4)
 
     Convention: see `Zoom` and `Unzoom` (extent coordinates; uniform
     saliency is the half-pixel bilinear resize).
@@ -610,9 +670,11 @@ class ZoomUnzoom(keras.layers.Layer):
         pad_to_multiple=None,
         saliency_input_size=None,
         saliency_filters=16,
+        data_format=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
+        self.data_format = check_data_format(data_format)
         if isinstance(feature_extractor, dict):
             # deserialisation consumes the dict: keep the caller's config intact
             feature_extractor = keras.saving.deserialize_keras_object(
@@ -640,6 +702,7 @@ class ZoomUnzoom(keras.layers.Layer):
             return_grid=True,
             saliency_input_size=saliency_input_size,
             saliency_filters=saliency_filters,
+            data_format=self.data_format,
             dtype=self.dtype_policy,
             name="zoom",
         )
@@ -652,6 +715,7 @@ class ZoomUnzoom(keras.layers.Layer):
             self.zoom,
             valid_size=valid,
             padded_size=self.padded_size if valid else None,
+            data_format=self.data_format,
             dtype=self.dtype_policy,
             name="unzoom",
         )
@@ -662,24 +726,30 @@ class ZoomUnzoom(keras.layers.Layer):
         return int(math.ceil(size / self.pad_to_multiple) * self.pad_to_multiple)
 
     def build(self, input_shape):
-        input_shape = check_image_shape(input_shape, require_channels=True)
         self.zoom.build(input_shape)
+        input_shape = shape_to_channels_last(input_shape, self.data_format)
+        input_shape = check_image_shape(input_shape, require_channels=True)
         if not self.feature_extractor.built:
+            zoomed = (None, *self.padded_size, input_shape[-1])
             self.feature_extractor.build(
-                (None, self.padded_size[0], self.padded_size[1], input_shape[-1])
+                shape_from_channels_last(zoomed, self.data_format)
             )
 
     def call(self, inputs, training=None):
         zoomed, grid = self.zoom(inputs)
         squeeze = len(zoomed.shape) == 3
         if squeeze:
-            zoomed, grid = tf.expand_dims(zoomed, 0), tf.expand_dims(grid, 0)
+            zoomed, grid = ops.expand_dims(zoomed, 0), ops.expand_dims(grid, 0)
         extra_h = self.padded_size[0] - self.height
         extra_w = self.padded_size[1] - self.width
         if extra_h or extra_w:
-            zoomed = tf.pad(zoomed, [[0, 0], [0, extra_h], [0, extra_w], [0, 0]])
+            spatial = [[0, extra_h], [0, extra_w]]
+            if self.data_format == "channels_first":
+                zoomed = ops.pad(zoomed, [[0, 0], [0, 0], *spatial])
+            else:
+                zoomed = ops.pad(zoomed, [[0, 0], *spatial, [0, 0]])
         features = self.feature_extractor(zoomed, training=training)
-        features = _map_structure(lambda f: tf.cast(f, self.compute_dtype), features)
+        features = _map_structure(lambda f: ops.cast(f, self.compute_dtype), features)
         if self.zoom.saliency_kind == "learned":
             out = self.unzoom(features, grid)
         else:
@@ -689,8 +759,10 @@ class ZoomUnzoom(keras.layers.Layer):
         return out
 
     def compute_output_shape(self, input_shape):
+        input_shape = shape_to_channels_last(input_shape, self.data_format)
         input_shape = check_image_shape(input_shape)
         zoomed = input_shape[:-3] + (*self.padded_size, input_shape[-1])
+        zoomed = shape_from_channels_last(zoomed, self.data_format)
         if len(zoomed) == 3:
             zoomed = (None,) + zoomed
         out = self.feature_extractor.compute_output_shape(zoomed)
@@ -715,6 +787,7 @@ class ZoomUnzoom(keras.layers.Layer):
             "pad_to_multiple": self.pad_to_multiple,
             "saliency_input_size": zoom.saliency_input_size,
             "saliency_filters": zoom.saliency_filters,
+            "data_format": self.data_format,
         }
 
     @classmethod

@@ -1,10 +1,20 @@
-"""`DualSRModel`: dual super-resolution learning around a segmenter (DSRL)."""
+"""`DualSRModel`: dual super-resolution learning around a segmenter (DSRL).
+
+Written with `keras.ops`: the model trains with `fit` on TensorFlow, JAX and
+PyTorch (its loss is a `compute_loss` override, which Keras calls on every
+backend).
+"""
 
 import numbers
 
 import keras
-import tensorflow as tf
+from keras import ops
 
+from keras_resize.layers.base import (
+    check_data_format,
+    shape_from_channels_last,
+    shape_to_channels_last,
+)
 from keras_resize.layers.dual_sr import UPSAMPLING_MODES, DualSRHead
 from keras_resize.losses import _pool_size, feature_affinity
 from keras_resize.ops.validation import (
@@ -158,7 +168,8 @@ class DualSRModel(keras.Model):
     `{"segmentation": labels, "super_resolution": image}` (or a tuple
     `(labels, image)`, or just the labels without the SISR branch) with
     integer `labels` `(batch, H, W)` or `(batch, H, W, 1)` and the float
-    `image` `(batch, H, W, image_channels)` at `factor` x the input size.
+    `image` `(batch, H, W, image_channels)` at `factor` x the input size
+    (`(batch, image_channels, H, W)` with `data_format="channels_first"`).
 
     `model(x)` returns a dict with `"segmentation"` (full-resolution
     logits) and, when built, `"super_resolution"` and
@@ -191,6 +202,9 @@ class DualSRModel(keras.Model):
         ignore_class: label value excluded from the cross-entropy (e.g.
             255 for VOC / Cityscapes), or `None`. Metrics are not masked:
             give them their own `ignore_class`.
+        data_format: `"channels_last"` or `"channels_first"`, that of the
+            segmenter's images and logits and of the model's image outputs
+            and targets; default `keras.config.image_data_format()`.
         **kwargs: `keras.Model` arguments (`name`, `dtype`, ...).
 
     Example:
@@ -204,8 +218,8 @@ class DualSRModel(keras.Model):
     >>> y = {"segmentation": np.zeros((4, 32, 32), "int32"),
     ...      "super_resolution": np.zeros((4, 32, 32, 3), "float32")}
     >>> history = model.fit(x, y, epochs=1, verbose=0)
-    >>> model.inference_model()(x).shape
-    TensorShape([4, 32, 32, 3])
+    >>> tuple(model.inference_model()(x).shape)
+    (4, 32, 32, 3)
 
     Convention: the full-resolution labels and image are `factor` x the
     input size, with half-pixel centres: output block `(i, j)` of `factor x
@@ -230,9 +244,11 @@ class DualSRModel(keras.Model):
         decoder_filters=64,
         decoder_layers=2,
         ignore_class=None,
+        data_format=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
+        self.data_format = check_data_format(data_format)
         self.factor = check_positive_int("factor", factor)
         self.upsampling = check_choice("upsampling", upsampling, UPSAMPLING_MODES)
         self.super_resolution = check_bool("super_resolution", super_resolution)
@@ -265,11 +281,17 @@ class DualSRModel(keras.Model):
         self.segmenter = segmenter
         self.feature_model = segmentation_feature_model(segmenter, feature_layer)
         logits_spec = self.feature_model.outputs[1]
-        image_shape = tuple(self.feature_model.inputs[0].shape[1:])
+        image_shape = shape_to_channels_last(
+            self.feature_model.inputs[0].shape[1:], self.data_format
+        )
         if feature_stride is None:
-            feature_stride = _measure_stride(self.feature_model, image_shape)
+            feature_stride = _measure_stride(
+                self.feature_model, image_shape, self.data_format
+            )
         self.feature_stride = check_positive_int("feature_stride", feature_stride)
-        self.num_classes = logits_spec.shape[-1]
+        self.num_classes = shape_to_channels_last(logits_spec.shape, self.data_format)[
+            -1
+        ]
         self.image_channels = image_shape[-1]
         self.head = DualSRHead(
             self.num_classes,
@@ -281,6 +303,7 @@ class DualSRModel(keras.Model):
             feature_stride=self.feature_stride,
             decoder_filters=decoder_filters,
             decoder_layers=decoder_layers,
+            data_format=self.data_format,
             dtype=self.dtype_policy,
             name="dual_sr_head",
         )
@@ -337,7 +360,7 @@ class DualSRModel(keras.Model):
                 f"{self.loss!r}"
             )
         labels, image = self._targets(y)
-        logits = tf.cast(y_pred["segmentation"], tf.float32)
+        logits = self._channels_last(ops.cast(y_pred["segmentation"], "float32"))
         _check_target_size("labels", labels, logits)
         segmentation_loss = self.segmentation_loss(
             labels, logits, _segmentation_weight(sample_weight)
@@ -351,17 +374,21 @@ class DualSRModel(keras.Model):
                     "as a target: pass y={'segmentation': labels, "
                     "'super_resolution': image}."
                 )
-            reconstruction = tf.cast(y_pred["super_resolution"], tf.float32)
-            _check_target_size("image", image, reconstruction)
-            image = tf.cast(image, tf.float32)
-            super_resolution_loss = tf.reduce_mean(tf.square(reconstruction - image))
+            reconstruction = ops.cast(y_pred["super_resolution"], "float32")
+            image = ops.cast(image, "float32")
+            _check_target_size(
+                "image",
+                self._channels_last(image),
+                self._channels_last(reconstruction),
+            )
+            super_resolution_loss = ops.mean(ops.square(reconstruction - image))
             self.super_resolution_loss_tracker.update_state(super_resolution_loss)
             total = total + self.super_resolution_weight * super_resolution_loss
         if self.feature_affinity:
-            affinity_loss = tf.reduce_mean(
+            affinity_loss = ops.mean(
                 feature_affinity(
-                    y_pred["feature_transform"],
-                    y_pred["super_resolution"],
+                    self._channels_last(y_pred["feature_transform"]),
+                    self._channels_last(y_pred["super_resolution"]),
                     subsample=self.feature_affinity_subsample,
                     normalize=self.feature_affinity_normalize,
                     max_positions=self.feature_affinity_max_positions,
@@ -370,47 +397,52 @@ class DualSRModel(keras.Model):
             self.feature_affinity_loss_tracker.update_state(affinity_loss)
             total = total + self.feature_affinity_weight * affinity_loss
         for loss in self.losses:
-            total = total + tf.cast(loss, tf.float32)
+            total = total + ops.cast(loss, "float32")
         return total
+
+    def _channels_last(self, images):
+        """Model outputs (rank 4, in the head's data format) in channels-last."""
+        if self.head.data_format == "channels_first":
+            return ops.transpose(images, (0, 2, 3, 1))
+        return images
 
     def segmentation_loss(self, labels, logits, sample_weight=None):
         """Pixel cross-entropy, averaged over the pixels not labelled
         `ignore_class`; `sample_weight` `(batch,)` or `(batch, H, W)`
-        weighs the pixels (sum of weighted terms / number of pixels)."""
-        labels = tf.convert_to_tensor(labels)
-        if labels.shape.rank == 4:
-            labels = tf.squeeze(labels, -1)
-        labels = tf.cast(labels, tf.int32)
-        valid = tf.ones_like(labels, tf.float32)
+        weighs the pixels (sum of weighted terms / number of pixels).
+
+        `logits` are channels-last `(batch, H, W, classes)`; `labels`
+        `(batch, H, W)` or `(batch, H, W, 1)`."""
+        labels = _labels(labels)
+        logits = ops.cast(logits, "float32")
+        valid = ops.ones_like(labels, "float32")
         if self.ignore_class is not None:
-            valid = tf.cast(tf.not_equal(labels, self.ignore_class), tf.float32)
-            labels = tf.where(labels == self.ignore_class, 0, labels)
+            ignored = ops.equal(labels, self.ignore_class)
+            valid = ops.cast(ops.logical_not(ignored), "float32")
+            labels = ops.where(ignored, ops.zeros_like(labels), labels)
         per_pixel = keras.losses.sparse_categorical_crossentropy(
             labels, logits, from_logits=True
         )
         weights = valid
         if sample_weight is not None:
-            sample_weight = tf.cast(sample_weight, tf.float32)
-            while sample_weight.shape.rank < 3:
-                sample_weight = tf.expand_dims(sample_weight, -1)
+            sample_weight = ops.cast(sample_weight, "float32")
+            while len(sample_weight.shape) < 3:
+                sample_weight = ops.expand_dims(sample_weight, -1)
             weights = weights * sample_weight
-        return tf.reduce_sum(per_pixel * weights) / tf.maximum(
-            tf.reduce_sum(valid), 1.0
-        )
+        return ops.sum(per_pixel * weights) / ops.maximum(ops.sum(valid), 1.0)
 
     def compute_metrics(self, x, y, y_pred, sample_weight=None):
         labels, _ = self._targets(y)
         sample_weight = _segmentation_weight(sample_weight)
         if sample_weight is not None:
             # per-sample weights apply to every pixel of the sample
-            sample_weight = tf.cast(sample_weight, tf.float32)
-            pixels = tf.shape(labels)[:3]
-            while sample_weight.shape.rank < 3:
-                sample_weight = tf.expand_dims(sample_weight, -1)
-            sample_weight = tf.broadcast_to(sample_weight, pixels)
-        return super().compute_metrics(
-            x, labels, y_pred["segmentation"], sample_weight=sample_weight
-        )
+            sample_weight = ops.cast(sample_weight, "float32")
+            pixels = ops.shape(labels)[:3]
+            while len(sample_weight.shape) < 3:
+                sample_weight = ops.expand_dims(sample_weight, -1)
+            sample_weight = ops.broadcast_to(sample_weight, pixels)
+        logits = self._channels_last(y_pred["segmentation"])
+        return super().compute_metrics(x, labels, logits, sample_weight=sample_weight)
 
     def inference_model(self, image_shape=None):
         """The segmenter followed by the SSSR upsampling, nothing else.
@@ -421,7 +453,8 @@ class DualSRModel(keras.Model):
         with this model.
 
         Args:
-            image_shape: `(height, width, channels)` of the input; default:
+            image_shape: `(height, width, channels)` of the input
+                (`(channels, height, width)` for channels first); default:
                 the segmenter's.
 
         Returns:
@@ -455,6 +488,7 @@ class DualSRModel(keras.Model):
             "decoder_filters": self.head.decoder_filters,
             "decoder_layers": self.head.decoder_layers,
             "ignore_class": self.ignore_class,
+            "data_format": self.data_format,
         }
 
     @classmethod
@@ -464,6 +498,14 @@ class DualSRModel(keras.Model):
         if isinstance(config.get("dtype"), dict):
             config["dtype"] = keras.saving.deserialize_keras_object(config["dtype"])
         return cls(**config)
+
+
+def _labels(labels):
+    """int32 labels `(batch, H, W)` from `(batch, H, W)` or `(batch, H, W, 1)`."""
+    labels = ops.convert_to_tensor(labels)
+    if len(labels.shape) == 4:
+        labels = ops.squeeze(labels, -1)
+    return ops.cast(labels, "int32")
 
 
 def _segmentation_weight(sample_weight):
@@ -506,15 +548,20 @@ def _check_target_size(what, target, prediction):
         )
 
 
-def _measure_stride(feature_model, image_shape):
+def _measure_stride(feature_model, image_shape, data_format):
     """Input pixels per feature pixel, from the static output shapes of the
-    feature model (probed at 256 px where the input size is unknown)."""
+    feature model (probed at 256 px where the input size is unknown);
+    `image_shape` is channels-last `(height, width, channels)`."""
     height, width, channels = image_shape
-    probe = (1, height or 256, width or 256, channels)
+    probe = shape_from_channels_last(
+        (1, height or 256, width or 256, channels), data_format
+    )
     features, logits = feature_model.compute_output_spec(keras.KerasTensor(probe))
+    features_shape = shape_to_channels_last(features.shape, data_format)
+    logits_shape = shape_to_channels_last(logits.shape, data_format)
     strides = set()
     for features_size, logits_size in zip(
-        features.shape[1:3], logits.shape[1:3], strict=True
+        features_shape[1:3], logits_shape[1:3], strict=True
     ):
         if features_size and logits_size and logits_size % features_size == 0:
             strides.add(logits_size // features_size)
