@@ -8,6 +8,9 @@ resized 4x to 64 px by each resizer:
 
 - `bilinear`, `area`, `antialias` (fixed, no parameters),
 - `learned` (`LearnedResize`, trained end to end with the backbone),
+- `muller` (`MullerResize`, 4 scalars on bilinear, from zero, trained end to
+  end) and `muller_imagenet` (the same, starting from the authors' published
+  ResNet-50 / ImageNet values, the `muller-resnet50-imagenet` preset),
 
 with the same backbone, optimizer, schedule and seeds (0, 1, 2). The canvases
 are the same for every run (train from MNIST train digits, val and test from
@@ -20,6 +23,16 @@ FLOPs per image, and its forward time in ms per image, measured at the end in
 the same process for every resizer (graph mode, batch 8, 256x256x3 -> 64x64,
 interleaved rounds, median). Targets: learned beats bilinear by >= 2 points
 of mean test accuracy; learned beats the best fixed resizer.
+
+With MULLER rows, a speed comparison at the paper's setting (448 -> 224,
+batch 8, graph mode, same process): MULLER's folded form (resampling with
+the taps of `R B^k`), its direct form (depthwise blurs at 448, then
+resizes), and a bilinear resize; target: folded within 5x bilinear.
+
+`--resizers muller muller_imagenet --keep-previous` trains only those rows
+and keeps the other rows of the previous `learned_resize.json` (their
+latency comes from their own run; the new rows' latency is measured beside
+a fresh bilinear row).
 
 A figure (`learned_resize.png`) shows test canvases resized by bilinear and
 by the trained learned resizer (seed 0), and their difference.
@@ -43,7 +56,8 @@ from benchmarks import common
 
 NAME = "learned_resize"
 
-RESIZERS = ("bilinear", "area", "antialias", "learned")
+RESIZERS = ("bilinear", "area", "antialias", "learned", "muller", "muller_imagenet")
+MULLER = ("muller", "muller_imagenet")
 FIXED = ("bilinear", "area", "antialias")
 
 # The schedule, calibrated on 2 shared CPU cores (load average ~2.5) with
@@ -145,6 +159,18 @@ def add_arguments(parser):
     parser.add_argument("--warmup-epochs", type=float)
     parser.add_argument("--verbose", type=int, default=2, choices=(0, 1, 2))
     parser.add_argument(
+        "--keep-previous",
+        action="store_true",
+        help="keep the rows of the previous learned_resize.json for the resizers "
+        "not in --resizers (same schedule), instead of dropping them",
+    )
+    parser.add_argument(
+        "--muller-speed-batch",
+        type=int,
+        default=8,
+        help="batch of the MULLER speed comparison at 448 -> 224 (default 8)",
+    )
+    parser.add_argument(
         "--reevaluate",
         action="store_true",
         help="do not train: re-evaluate the runs in --runs-dir from their final "
@@ -210,7 +236,7 @@ def _training_argv(config, resizer, seed, run_dir, verbose):
         "--verbose",
         str(verbose),
     ]
-    if resizer == "learned":
+    if resizer == "learned" or resizer in MULLER:
         argv += ["--save-resizer", str(run_dir / "resizer.weights.h5")]
     return argv
 
@@ -252,8 +278,89 @@ def _train_all(config, runs_dir, args, log):
             )
             entry = {"resizer": resizer, "seed": seed, "run_dir": str(run_dir)}
             entry.update({k: result.get(k) for k in KEPT})
+            if resizer in MULLER:
+                entry["muller_values"] = _muller_values(config, run_dir)
             runs.append(entry)
     return runs
+
+
+def _muller_values(config, run_dir):
+    """The trained `(w1, b1, w2, b2)` of a MULLER run (None if not saved)."""
+    from keras_resize.layers import get_resizer
+    from training import classification
+
+    path = Path(run_dir) / "resizer.weights.h5"
+    if not path.exists():
+        return None
+    size = config["image_size"]
+    layer = get_resizer("muller", size, size, name="resizer")
+    classification.load_resizer_weights(layer, config["input_size"], path)
+    pairs = zip(layer.detail_weights, layer.detail_biases, strict=True)
+    return [float(v) for pair in pairs for v in (pair[0].numpy(), pair[1].numpy())]
+
+
+def muller_speed(batch=8, repeats=15, input_size=448, output_size=224):
+    """Forward ms of MULLER folded / direct and a bilinear resize, same process.
+
+    Graph mode (`tf.function`), `batch` random `input_size^2 x 3` images to
+    `output_size`, interleaved rounds, median. Also checks that the folded
+    and direct forms agree (max abs difference, with the preset's values).
+    """
+    import numpy as np
+    import tensorflow as tf
+
+    from keras_resize.layers import MullerResize, Resize
+    from keras_resize.layers.muller_resize import PRESET_VALUES
+
+    x = tf.constant(
+        np.random.default_rng(0).random(
+            (batch, input_size, input_size, 3), dtype=np.float32
+        )
+    )
+    layers = {
+        "bilinear": Resize(output_size, output_size, interpolation="bilinear"),
+        "muller_folded": MullerResize(output_size, output_size),
+        "muller_direct": MullerResize(
+            output_size, output_size, implementation="direct"
+        ),
+    }
+    for name in ("muller_folded", "muller_direct"):
+        layer = layers[name]
+        layer.build(x.shape)
+        values = iter(PRESET_VALUES)
+        for weight, bias in zip(layer.detail_weights, layer.detail_biases, strict=True):
+            weight.assign(next(values))
+            bias.assign(next(values))
+    functions = {
+        name: tf.function(lambda images, layer=layer: layer(images))
+        for name, layer in layers.items()
+    }
+    outputs = {}
+    for name, function in functions.items():  # Trace and warm up.
+        function(x).numpy()
+        outputs[name] = function(x).numpy()
+    times = {name: [] for name in functions}
+    for _ in range(repeats):
+        for name, function in functions.items():
+            start = time.perf_counter()
+            function(x).numpy()
+            times[name].append((time.perf_counter() - start) * 1e3)
+    medians = {name: statistics.median(ts) for name, ts in times.items()}
+    return {
+        "batch": batch,
+        "input_size": input_size,
+        "output_size": output_size,
+        "repeats": repeats,
+        "median_ms_per_batch": medians,
+        "ratio_to_bilinear": {
+            name: medians[name] / medians["bilinear"] for name in medians
+        },
+        "folded_vs_direct_max_abs_diff": float(
+            np.max(np.abs(outputs["muller_folded"] - outputs["muller_direct"]))
+        ),
+        "target": "muller_folded within 5x bilinear",
+        "met": medians["muller_folded"] <= 5.0 * medians["bilinear"],
+    }
 
 
 def _reevaluate_all(config, runs_dir, log):
@@ -334,7 +441,12 @@ def _summarise(runs, resizers):
             if mine
             else None,
             "num_runs": len(mine),
+            "seeds": [r["seed"] for r in mine],
         }
+        if resizer in MULLER:
+            summary[resizer]["muller_values_per_seed"] = [
+                r.get("muller_values") for r in mine
+            ]
     return summary
 
 
@@ -377,6 +489,10 @@ def _build_resizers(config, runs):
     size = config["image_size"]
     layers = {}
     for resizer in config["resizers"]:
+        if resizer in MULLER:  # Same cost whatever its 4 values.
+            layer = get_resizer("muller", size, size, name=f"{resizer}_resizer")
+            layers[resizer] = layer
+            continue
         layer = get_resizer(resizer, size, size, name=f"{resizer}_resizer")
         if resizer == "learned":
             trained = next(r for r in runs if r["resizer"] == "learned")
@@ -480,6 +596,15 @@ def _figure(layers, config, path):
     plt.close(fig)
 
 
+def _load(values):
+    return "n/a" if not values else f"{values[0]:.1f}"
+
+
+def _latency_text(results, name):
+    value = results["latency"].get(name, {}).get("median_ms_per_image")
+    return "n/a" if value is None else f"{value:.3f}"
+
+
 def _pct(value):
     return "n/a" if value is None else f"{100 * value:.1f}"
 
@@ -516,6 +641,8 @@ def to_markdown(results):
         latency = results["latency"].get(name, {}).get("median_ms_per_image")
         flops = row["resizer_flops_per_image"]
         per_seed = ", ".join(_pct(v) for v in row["test_accuracy_per_seed"])
+        if row.get("seeds") is not None and list(row["seeds"]) != list(config["seeds"]):
+            per_seed += f" (seeds {', '.join(map(str, row['seeds']))} only)"
         lines.append(
             f"| {name} | {_pct(row['test_accuracy_mean'])} +- "
             f"{_pct(row['test_accuracy_std'])} | {per_seed} "
@@ -525,6 +652,66 @@ def to_markdown(results):
             f"| {row['resizer_params']} "
             f"| {'n/a' if flops is None else f'{flops / 1e6:.1f}'} |"
         )
+    kept = results.get("kept_from_previous")
+    if kept:
+        groups = {}
+        for name in kept["resizers"]:
+            row = results["summary"][name]
+            key = (row.get("run_date"), row.get("run_load_average"))
+            groups.setdefault(key, []).append(name)
+        earlier = "; ".join(
+            f"{', '.join(names)} ({date}, load average "
+            f"{'n/a' if load is None else f'{load:.1f}'})"
+            for (date, load), names in groups.items()
+        )
+        load = (env.get("load_average_before") or [None])[0]
+        lines += [
+            "",
+            f"Rows from earlier runs, kept as they were (`--keep-previous`): "
+            f"{earlier}. The other rows were timed in this run (load average "
+            f"{'n/a' if load is None else f'{load:.1f}'}; their train img/s comes "
+            "from their training runs, which `--reuse-runs` may have reused from "
+            "an earlier, differently loaded time), beside a fresh "
+            "bilinear resize (`bilinear (beside the new rows)`: "
+            f"{_latency_text(results, 'bilinear (beside the new rows)')} ms/img). "
+            "Train img/s and resizer ms/img depend on the machine's load: compare "
+            "speeds only within one run.",
+        ]
+        if results.get("note"):
+            lines += ["", results["note"]]
+    values = {
+        name: row.get("muller_values_per_seed")
+        for name, row in results["summary"].items()
+        if row.get("muller_values_per_seed")
+    }
+    if values:
+        lines += ["", "Trained MULLER values `(w1, b1, w2, b2)` per seed:", ""]
+        for name, per_seed in values.items():
+            seeds = results["summary"][name].get("seeds") or config["seeds"]
+            for seed, vals in zip(seeds, per_seed, strict=True):
+                text = "n/a" if vals is None else ", ".join(f"{v:+.3f}" for v in vals)
+                lines.append(f"- {name} seed {seed}: ({text})")
+    speed = results.get("muller_speed")
+    if speed:
+        ms = speed["median_ms_per_batch"]
+        ratio = speed["ratio_to_bilinear"]
+        lines += [
+            "",
+            f"MULLER speed, {speed['input_size']} -> {speed['output_size']}, batch "
+            f"{speed['batch']} (graph mode, median of {speed['repeats']} "
+            "interleaved rounds, same process):",
+            "",
+            "| form | ms/batch | x bilinear |",
+            "|---|---:|---:|",
+        ]
+        for name in ("bilinear", "muller_folded", "muller_direct"):
+            lines.append(f"| {name} | {ms[name]:.2f} | {ratio[name]:.2f} |")
+        lines += [
+            "",
+            f"- {'MET' if speed['met'] else 'NOT MET'}: {speed['target']} "
+            f"({ratio['muller_folded']:.2f}x); folded vs direct max abs difference "
+            f"{speed['folded_vs_direct_max_abs_diff']:.1e} (preset values).",
+        ]
     lines += [
         "",
         "Resizer ms/img: forward time of the resizer alone, graph mode, batch "
@@ -562,6 +749,7 @@ def to_markdown(results):
         "Command:",
         "",
         "```",
+        *(results.get("previous_commands") or []),
         *([results["training_command"]] if results.get("training_command") else []),
         results["command"],
         "```",
@@ -570,6 +758,43 @@ def to_markdown(results):
         "",
     ]
     return "\n".join(lines)
+
+
+def _previous_rows(previous, config):
+    """The rows of a previous result for the resizers not rerun now."""
+    schedule = {k: v for k, v in config.items() if k not in ("resizers", "seeds")}
+    old = {k: previous["config"].get(k) for k in schedule}
+    if old != schedule:
+        raise ValueError(
+            "--keep-previous needs the same schedule as the previous results. "
+            f"Previous: {old}, now: {schedule}"
+        )
+    names = [n for n in previous["summary"] if n not in config["resizers"]]
+    commands = list(previous.get("previous_commands") or [])
+    for key in ("training_command", "command"):
+        if previous.get(key) and previous[key] not in commands:
+            commands.append(previous[key])
+    old_env = previous.get("environment") or {}
+    summary = {}
+    for n in names:
+        row = dict(previous["summary"][n])
+        row.setdefault("run_date", old_env.get("date"))
+        row.setdefault(
+            "run_load_average", (old_env.get("load_average_before") or [None])[0]
+        )
+        summary[n] = row
+    return {
+        "summary": summary,
+        "latency": {n: previous["latency"].get(n, {}) for n in names},
+        "runs": [r for r in previous["runs"] if r["resizer"] in names],
+        "commands": commands,
+        "seeds": tuple(previous["config"]["seeds"]),
+        "meta": {
+            "resizers": names,
+            "environment": previous.get("environment"),
+            "total_time_s": previous.get("total_time_s"),
+        },
+    }
 
 
 def run(args, command=None, log=print):
@@ -586,17 +811,52 @@ def run(args, command=None, log=print):
         runs = _reevaluate_all(config, runs_dir, log)
     else:
         runs = _train_all(config, runs_dir, args, log)
+    previous = output_dir / f"{NAME}.json"
+    kept = None
+    if getattr(args, "keep_previous", False) and previous.exists():
+        kept = _previous_rows(json.loads(previous.read_text()), config)
     layers = _build_resizers(config, runs)
+    if kept is not None and "bilinear" not in layers:
+        from keras_resize.layers import get_resizer
+
+        size = config["image_size"]
+        layers["bilinear"] = get_resizer(
+            "bilinear", size, size, name="bilinear_resizer"
+        )
     latency = measure_latency(layers, config)
     environment["load_average_after"] = (
         list(os.getloadavg()) if hasattr(os, "getloadavg") else None
     )
     summary = _summarise(runs, config["resizers"])
-    previous = output_dir / f"{NAME}.json"
+    for row in summary.values():
+        row["run_date"] = environment.get("date")
+        row["run_load_average"] = (environment.get("load_average_before") or [None])[0]
     training_command = None
     if getattr(args, "reevaluate", False) and previous.exists():
         training_command = json.loads(previous.read_text()).get("command")
+    previous_commands = []
+    if kept is not None:
+        if "bilinear" not in config["resizers"]:
+            latency["bilinear (beside the new rows)"] = latency.pop("bilinear")
+        for name, row in kept["summary"].items():
+            summary[name] = row
+            latency.setdefault(name, kept["latency"].get(name, {}))
+        order = [n for n in RESIZERS if n in summary]
+        summary = {n: summary[n] for n in order}
+        runs = kept["runs"] + runs
+        previous_commands = kept["commands"]
+        seeds = tuple(sorted(set(config["seeds"]) | set(kept["seeds"])))
+        config = {**config, "resizers": tuple(order), "seeds": seeds}
+    muller_speed_results = None
+    if set(MULLER) & set(config["resizers"]):
+        if args.quick:
+            muller_speed_results = muller_speed(2, 3, 64, 32)
+        else:
+            muller_speed_results = muller_speed(args.muller_speed_batch)
     results = {
+        "previous_commands": previous_commands,
+        "kept_from_previous": None if kept is None else kept["meta"],
+        "muller_speed": muller_speed_results,
         "training_command": training_command,
         "config": config,
         "estimate": ESTIMATE,

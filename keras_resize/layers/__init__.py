@@ -10,6 +10,7 @@ from keras_resize.layers.dual_sr import (
     SuperResolutionDecoder,
 )
 from keras_resize.layers.learned_resize import LearnedResize
+from keras_resize.layers.muller_resize import MullerResize
 from keras_resize.layers.pyramids import (
     AtrousSpatialPyramidPooling,
     GaussianPyramid,
@@ -33,6 +34,7 @@ __all__ = [
     "GaussianPyramid",
     "LaplacianPyramid",
     "LearnedResize",
+    "MullerResize",
     "PyramidPoolingModule",
     "Resize",
     "SpatialPyramidPooling",

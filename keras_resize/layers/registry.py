@@ -41,8 +41,8 @@ def get_resizer(name, height, width, /, **kwargs):
     Example:
 
     >>> layer = get_resizer("area", 64, 64)
-    >>> layer(np.zeros((1, 256, 256, 3), "float32")).shape
-    TensorShape([1, 64, 64, 3])
+    >>> tuple(layer(np.zeros((1, 256, 256, 3), "float32")).shape)
+    (1, 64, 64, 3)
     """
     if name not in _RESIZERS:
         raise ValueError(
