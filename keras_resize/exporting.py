@@ -1,28 +1,62 @@
-"""One-call export of a Keras model to SavedModel and TFLite, with a report.
+"""One-call export of a Keras model to SavedModel, TFLite and ONNX, with a report.
 
 `keras_resize.export(model, path)` writes a SavedModel and a TFLite flatbuffer converted
 with **builtin ops only** (no Flex/SELECT_TF_OPS, which `ai_edge_litert`
-cannot run), optionally float16- or int8-quantized, then runs all three
-(Keras, SavedModel, TFLite) on the same sample inputs and reports the largest
-difference between them. Every layer of this package is written with gathers,
-arithmetic and convolutions, so any model built from them exports; a graph
-that still needs a non-builtin op fails with a `ValueError` naming the op.
+cannot run), optionally float16- or int8-quantized, and/or an ONNX file with
+**standard ONNX ops only** (`formats=("onnx",)`), then runs Keras and every
+export on the same sample inputs and reports the largest difference between
+them. Every layer of this package is written with gathers, arithmetic and
+convolutions, so any model built from them exports; a graph that still needs a
+non-builtin (TFLite) or non-standard (ONNX) op fails with a `ValueError`
+naming the op.
+
+SavedModel and TFLite need the TensorFlow backend. ONNX goes through Keras'
+`model.export(path, format="onnx")`: on TensorFlow that is `tf2onnx` (the
+backend this package documents for ONNX, with the sampler's nested XLA
+fusion switched off during the export), on PyTorch `torch.onnx`. TensorFlow
+is imported only by the TensorFlow formats.
 """
 
+import contextlib
 import dataclasses
+import importlib
 import re
+import sys
 import tempfile
 import time
 from pathlib import Path
 
 import keras
 import numpy as np
-import tensorflow as tf
 
 from keras_resize.ops.validation import check_choice
 
-FORMATS = ("saved_model", "tflite")
+FORMATS = ("saved_model", "tflite", "onnx")
+TENSORFLOW_FORMATS = ("saved_model", "tflite")
 QUANTIZATIONS = (None, "float16", "int8")
+ONNX_FILE = "model.onnx"
+# The default ONNX operator set ("" and its alias "ai.onnx"): no custom domains.
+STANDARD_ONNX_DOMAINS = ("", "ai.onnx")
+
+
+def _tensorflow(feature):
+    """TensorFlow for a TensorFlow-only format, with a one-line error."""
+    if keras.backend.backend() != "tensorflow":
+        raise ValueError(
+            f"{feature} export needs the TensorFlow backend (KERAS_BACKEND="
+            f"tensorflow); the backend is {keras.backend.backend()}: use "
+            'formats=("onnx",)'
+        )
+    from keras_resize.backend import tensorflow
+
+    return tensorflow()
+
+
+def default_formats():
+    """`("saved_model", "tflite")` on TensorFlow, `("onnx",)` on other backends."""
+    if keras.backend.backend() == "tensorflow":
+        return TENSORFLOW_FORMATS
+    return ("onnx",)
 
 
 def _check_quantize(quantize):
@@ -43,17 +77,22 @@ class ExportReport:
     Attributes:
         files: `{format: {"path": str, "bytes": int}}`.
         tflite_ops: sorted TFLite builtin op names in the flatbuffer.
-        max_abs_diff: `{"saved_model": float, "tflite": float}`: largest
-            absolute difference from the Keras outputs on the sample inputs.
+        max_abs_diff: `{"saved_model": float, "tflite": float, "onnx":
+            float}` (the formats written): largest absolute difference from
+            the Keras outputs on the sample inputs.
         inputs: `{input name: shape}` with `None` for dims that stay dynamic
-            in the SavedModel (the batch at least).
+            in the SavedModel (the batch at least), or in the ONNX graph
+            when no SavedModel is written.
         fixed_sizes: `{input name: [fixed non-batch dims]}`: the sizes a
             caller cannot change (a `None` spatial dim of the Keras model is
             dynamic in the SavedModel; TFLite resizes only what its signature
             allows).
-        dynamic_batch_checked: batch sizes the TFLite model was run with.
+        dynamic_batch_checked: batch sizes the TFLite (else ONNX) model was
+            run with.
         quantize: the quantization used (`None`, `"float16"` or `"int8"`).
         seconds: wall time of the whole export.
+        onnx_ops: sorted ONNX op types in the graph (standard domain only).
+        backend: the Keras backend that exported.
     """
 
     files: dict
@@ -64,23 +103,30 @@ class ExportReport:
     dynamic_batch_checked: list
     quantize: str | None
     seconds: float
+    onnx_ops: list = dataclasses.field(default_factory=list)
+    backend: str = "tensorflow"
 
     def to_dict(self):
         return dataclasses.asdict(self)
 
     def __str__(self):
-        lines = [f"export report (quantize={self.quantize}, {self.seconds:.1f} s)"]
+        lines = [
+            f"export report ({self.backend}, quantize={self.quantize}, "
+            f"{self.seconds:.1f} s)"
+        ]
         for name, info in self.files.items():
             lines.append(f"  {name}: {info['path']} ({info['bytes'] / 1e6:.2f} MB)")
         for name, diff in self.max_abs_diff.items():
             lines.append(f"  max |keras - {name}| = {diff:.3g}")
         if self.tflite_ops:
             lines.append(f"  TFLite ops: {', '.join(self.tflite_ops)}")
+        if self.onnx_ops:
+            lines.append(f"  ONNX ops: {', '.join(self.onnx_ops)}")
         for name, shape in self.inputs.items():
             lines.append(f"  input {name}: {shape}")
         if self.dynamic_batch_checked:
             lines.append(
-                "  TFLite run with batch sizes "
+                "  run with batch sizes "
                 + ", ".join(map(str, self.dynamic_batch_checked))
             )
         return "\n".join(lines)
@@ -118,11 +164,12 @@ def _as_input_dict(model, inputs):
 
 def _first_batch(data):
     """The first element of an array, a list of arrays or a dataset."""
-    if isinstance(data, tf.data.Dataset):
+    tf = sys.modules.get("tensorflow")  # a Dataset means TensorFlow is imported
+    if tf is not None and isinstance(data, tf.data.Dataset):
         data = next(iter(data))
         if isinstance(data, tuple) and len(data) == 2:
             data = data[0]  # (inputs, labels)
-        return tf.nest.map_structure(lambda t: np.asarray(t), data)
+        return keras.tree.map_structure(np.asarray, data)
     return data
 
 
@@ -145,6 +192,8 @@ def _samples(model, sample_inputs, representative_data, seed):
 
 def _representative_dataset(model, representative_data, limit=100):
     """A converter generator yielding one-sample dicts keyed by input name."""
+
+    tf = _tensorflow("TFLite")
 
     def generator():
         count = 0
@@ -195,6 +244,7 @@ def convert_to_tflite(
         ValueError: naming the op(s) if the graph needs a non-builtin op.
     """
     _check_quantize(quantize)
+    tf = _tensorflow("TFLite")
     converter = tf.lite.TFLiteConverter.from_saved_model(str(saved_model_dir))
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
     if quantize == "float16":
@@ -270,6 +320,220 @@ def run_tflite(flatbuffer, inputs):
     return [outputs[k] for k in sorted(outputs, key=_output_index)]
 
 
+def _onnx_modules():
+    """`onnx`, `onnxruntime` and the backend's exporter, with a one-line error."""
+    backend = keras.backend.backend()
+    exporter = {"tensorflow": "tf2onnx", "jax": "jax2onnx", "torch": "onnxscript"}
+    needed = ["onnx", "onnxruntime"]
+    if backend in exporter:
+        needed.append(exporter[backend])
+    missing = []
+    for module in needed:
+        try:
+            importlib.import_module(module)
+        except ImportError:
+            missing.append(module)
+    if missing:
+        raise ImportError(
+            f"ONNX export on the {backend} backend needs {', '.join(needed)}: "
+            f"pip install {' '.join(missing)}"
+        )
+    return sys.modules["onnx"], sys.modules["onnxruntime"]
+
+
+@contextlib.contextmanager
+def _without_xla_fusion():
+    """Switch the sampler's nested `tf.function(jit_compile=True)` off.
+
+    `tf2onnx` cannot convert a nested function call (it stays a
+    `PartitionedCall` node); unfused, the sampler is plain Gather/Mul/Add.
+    """
+    from keras_resize.ops import sampling
+
+    enabled = getattr(sampling, "xla_fusion_enabled", lambda: False)()
+    if enabled:
+        sampling.set_xla_fusion(False)
+    try:
+        yield
+    finally:
+        if enabled:
+            sampling.set_xla_fusion(True)
+
+
+def _graph_nodes(graph):
+    """Every node of an ONNX graph, subgraphs (If / Loop / Scan) included."""
+    for node in graph.node:
+        yield node
+        for attribute in node.attribute:
+            if attribute.HasField("g"):
+                yield from _graph_nodes(attribute.g)
+            for subgraph in attribute.graphs:
+                yield from _graph_nodes(subgraph)
+
+
+def _model_nodes(model_proto):
+    yield from _graph_nodes(model_proto.graph)
+    for function in model_proto.functions:
+        yield from function.node
+
+
+def _as_onnx_model(model_or_path):
+    onnx, _ = _onnx_modules()
+    if isinstance(model_or_path, (str, Path)):
+        return onnx.load(str(model_or_path))
+    return model_or_path
+
+
+def onnx_ops(model_or_path):
+    """Sorted op types of an ONNX model (a path or a `ModelProto`).
+
+    Ops outside the standard domain are named `"domain::OpType"`.
+    """
+    model_proto = _as_onnx_model(model_or_path)
+    return sorted(
+        {
+            node.op_type
+            if node.domain in STANDARD_ONNX_DOMAINS
+            else f"{node.domain}::{node.op_type}"
+            for node in _model_nodes(model_proto)
+        }
+    )
+
+
+def _nonstandard_onnx_ops(model_proto):
+    """Ops that are not in the standard ONNX operator set (nor local functions)."""
+    import onnx
+
+    local = {(f.domain, f.name) for f in model_proto.functions}
+    bad = set()
+    for node in _model_nodes(model_proto):
+        if (node.domain, node.op_type) in local:
+            continue
+        if node.domain not in STANDARD_ONNX_DOMAINS or not onnx.defs.has(
+            node.op_type, ""
+        ):
+            bad.add(f"{node.domain or 'ai.onnx'}::{node.op_type}")
+    return sorted(bad)
+
+
+def convert_to_onnx(model, filepath, opset_version=None):
+    """Export a Keras model to ONNX with standard ops only.
+
+    Runs Keras' `model.export(filepath, format="onnx")` (TensorFlow:
+    `tf2onnx`, with the sampler's nested XLA fusion switched off for the
+    export; PyTorch: `torch.onnx`; JAX: `jax2onnx`), then checks the graph.
+
+    Args:
+        model: a built `keras.Model`.
+        filepath: the `.onnx` file to write.
+        opset_version: the ONNX opset (default: the exporter's).
+
+    Returns:
+        The sorted op types of the graph.
+
+    Raises:
+        ValueError: naming the op(s) if the graph needs an op outside the
+            standard ONNX operator set (e.g. an unconverted TensorFlow op).
+    """
+    onnx, _ = _onnx_modules()
+    filepath = Path(filepath)
+    filepath.parent.mkdir(parents=True, exist_ok=True)
+    fusion_off = (
+        _without_xla_fusion()
+        if keras.backend.backend() == "tensorflow"
+        else contextlib.nullcontext()
+    )
+    if not getattr(model, "_called", True) and model.inputs:
+        # Keras exports only a model that has been called once.
+        shapes = [tuple(t.shape[1:]) for t in model.inputs]
+        if any(d is None for shape in shapes for d in shape):
+            raise ValueError(
+                "call the model once before the ONNX export (its input shapes "
+                f"{shapes} have unknown dims)"
+            )
+        zeros = [
+            np.zeros((1, *s), t.dtype)
+            for s, t in zip(shapes, model.inputs, strict=True)
+        ]
+        model(zeros if len(zeros) > 1 else zeros[0])
+    with fusion_off:
+        model.export(
+            str(filepath), format="onnx", verbose=False, opset_version=opset_version
+        )
+    model_proto = onnx.load(str(filepath))
+    bad = _nonstandard_onnx_ops(model_proto)
+    if bad:
+        raise ValueError(
+            f"the ONNX graph needs op(s) outside the standard ONNX set: {bad}. "
+            "Use this package's gather-based layers (e.g. `Resize`) instead of "
+            "framework image ops."
+        )
+    onnx.checker.check_model(model_proto)
+    return onnx_ops(model_proto)
+
+
+_ONNX_TYPES = {
+    "tensor(float)": "float32",
+    "tensor(double)": "float64",
+    "tensor(float16)": "float16",
+    "tensor(int32)": "int32",
+    "tensor(int64)": "int64",
+    "tensor(uint8)": "uint8",
+    "tensor(bool)": "bool",
+}
+
+
+def _onnx_session(path):
+    _, onnxruntime = _onnx_modules()
+    return onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+
+
+def onnx_input_shapes(path):
+    """`{input name: shape}` of an ONNX model, `None` for symbolic dims."""
+    return {
+        detail.name: tuple(d if isinstance(d, int) else None for d in detail.shape)
+        for detail in _onnx_session(path).get_inputs()
+    }
+
+
+def run_onnx(path, inputs):
+    """Run an ONNX model in onnxruntime (CPU).
+
+    Args:
+        path: the `.onnx` file.
+        inputs: a dict `{input name: array}` (keyed by the ONNX input names,
+            or by the Keras input names in the model's input order), a list
+            of arrays in input order, or one array for a single-input model.
+
+    Returns:
+        The outputs as a list, in the graph's output order (the order of
+        the Keras model's flattened outputs).
+    """
+    session = _onnx_session(path)
+    details = session.get_inputs()
+    names = [detail.name for detail in details]
+    if isinstance(inputs, dict):
+        if set(inputs) != set(names):
+            if len(inputs) != len(names):
+                raise ValueError(
+                    f"the ONNX model has inputs {names}; got {sorted(inputs)}"
+                )
+            inputs = list(inputs.values())  # Keras input order
+    if not isinstance(inputs, (dict, list, tuple)):
+        inputs = [inputs]
+    if not isinstance(inputs, dict):
+        if len(inputs) != len(names):
+            raise ValueError(f"the ONNX model has inputs {names}: got {len(inputs)}")
+        inputs = dict(zip(names, inputs, strict=True))
+    feed = {
+        detail.name: np.asarray(inputs[detail.name]).astype(
+            _ONNX_TYPES.get(detail.type, "float32")
+        )
+        for detail in details
+    }
+    return [np.asarray(o) for o in session.run(None, feed)]
+
+
 def _output_index(name):
     match = re.search(r"(\d+)$", name)
     return (int(match.group(1)) if match else 0, name)
@@ -278,7 +542,9 @@ def _output_index(name):
 def _flat_outputs(outputs):
     if isinstance(outputs, dict):
         outputs = [outputs[k] for k in sorted(outputs, key=_output_index)]
-    return [np.asarray(keras.ops.convert_to_numpy(o)) for o in tf.nest.flatten(outputs)]
+    return [
+        np.asarray(keras.ops.convert_to_numpy(o)) for o in keras.tree.flatten(outputs)
+    ]
 
 
 def _max_diff(actual, expected):
@@ -295,7 +561,7 @@ def _max_diff(actual, expected):
 def export(
     model,
     path,
-    formats=FORMATS,
+    formats=None,
     quantize=None,
     representative_data=None,
     sample_inputs=None,
@@ -306,14 +572,18 @@ def export(
 
     Args:
         model: a built `keras.Model`.
-        path: output directory; receives `saved_model/` and/or `model.tflite`.
-        formats: any of `"saved_model"`, `"tflite"`.
+        path: output directory; receives `saved_model/`, `model.tflite`
+            and/or `model.onnx`.
+        formats: any of `"saved_model"`, `"tflite"` (TensorFlow backend
+            only) and `"onnx"` (standard ONNX ops only, checked in
+            onnxruntime); default `default_formats()`: SavedModel and TFLite
+            on TensorFlow, ONNX on the other backends.
         quantize: `None`, `"float16"` or `"int8"` (TFLite only).
         representative_data: calibration inputs, required for `"int8"` (an
             array, list/dict of arrays or a `tf.data.Dataset` of batches, or
             of `(inputs, labels)`); its first batch is also the default
             sample input.
-        sample_inputs: inputs for the Keras/SavedModel/TFLite comparison
+        sample_inputs: inputs for the comparison of Keras with every export
             (default: `representative_data`'s first batch, else uniform
             random values in [0, 1) with a batch of 2, which needs fully
             known non-batch input dims).
@@ -322,6 +592,10 @@ def export(
 
     Returns:
         An `ExportReport`.
+
+    Raises:
+        ValueError: for a non-builtin TFLite op or a non-standard ONNX op
+            (naming it), or a TensorFlow-only format on another backend.
 
     Example:
 
@@ -337,14 +611,16 @@ def export(
 
     Convention: inputs and outputs keep the Keras model's layout and dtype
     (float32 at the boundary, also for `"int8"`); the batch dim is dynamic
-    in both exports, other dims as in `model.inputs`.
+    in every export made on TensorFlow, other dims as in `model.inputs`.
     """
     start = time.perf_counter()
+    if formats is None:
+        formats = default_formats()
     if isinstance(formats, str):
         formats = (formats,)
     formats = tuple(formats)
     if not formats:
-        raise ValueError("formats is empty: pass 'saved_model' and/or 'tflite'")
+        raise ValueError("formats is empty: pass 'saved_model', 'tflite' and/or 'onnx'")
     for fmt in formats:
         check_choice("format", fmt, FORMATS)
     _check_quantize(quantize)
@@ -354,51 +630,83 @@ def export(
         raise ValueError('quantize="int8" needs `representative_data`')
     if not isinstance(model, keras.Model):
         raise ValueError(f"expected a keras.Model, got {type(model).__name__}")
+    tensorflow_formats = [fmt for fmt in formats if fmt in TENSORFLOW_FORMATS]
+    if tensorflow_formats:
+        tf = _tensorflow(" and ".join(tensorflow_formats))
+    if "onnx" in formats:
+        _onnx_modules()  # fail early if onnx / onnxruntime / the exporter is missing
     path = Path(path)
     path.mkdir(parents=True, exist_ok=True)
     samples = _samples(model, sample_inputs, representative_data, seed)
     keras_outputs = _flat_outputs(
         model(samples if len(samples) > 1 else next(iter(samples.values())))
     )
+    batch = len(next(iter(samples.values())))
 
-    files, diffs, ops, batches = {}, {}, [], []
-    with tempfile.TemporaryDirectory() as tmp:
-        saved_model_dir = (
-            path / SAVED_MODEL_DIR if "saved_model" in formats else Path(tmp) / "sm"
-        )
-        model.export(str(saved_model_dir), format="tf_saved_model", verbose=False)
-        reloaded = tf.saved_model.load(str(saved_model_dir))
-        serve = reloaded.signatures[SIGNATURE]
-        sm_inputs = {k: tf.constant(v, tf.float32) for k, v in samples.items()}
-        sm_outputs = _flat_outputs(serve(**sm_inputs))
-        if "saved_model" in formats:
-            diffs["saved_model"] = _max_diff(sm_outputs, keras_outputs)
-            files["saved_model"] = {
-                "path": str(saved_model_dir),
-                "bytes": _directory_bytes(saved_model_dir),
-            }
-        signature_inputs = serve.structured_input_signature[1]
-        inputs = {
-            k: tuple(spec.shape.as_list()) for k, spec in signature_inputs.items()
-        }
-        if "tflite" in formats:
-            flatbuffer = convert_to_tflite(
-                saved_model_dir, quantize, representative_data, model
+    files, diffs, ops, batches, inputs = {}, {}, [], [], {}
+    if tensorflow_formats:
+        with tempfile.TemporaryDirectory() as tmp:
+            saved_model_dir = (
+                path / SAVED_MODEL_DIR if "saved_model" in formats else Path(tmp) / "sm"
             )
-            tflite_path = path / TFLITE_FILE
-            tflite_path.write_bytes(flatbuffer)
-            files["tflite"] = {"path": str(tflite_path), "bytes": len(flatbuffer)}
-            ops = tflite_ops(flatbuffer)
-            diffs["tflite"] = _max_diff(run_tflite(flatbuffer, samples), keras_outputs)
-            batch = len(next(iter(samples.values())))
-            batches = [batch]
-            if batch > 1:  # a second batch size through the same interpreter path
-                single = {k: v[:1] for k, v in samples.items()}
-                expected = [o[:1] for o in keras_outputs]
-                diffs["tflite"] = max(
-                    diffs["tflite"], _max_diff(run_tflite(flatbuffer, single), expected)
+            model.export(str(saved_model_dir), format="tf_saved_model", verbose=False)
+            reloaded = tf.saved_model.load(str(saved_model_dir))
+            serve = reloaded.signatures[SIGNATURE]
+            sm_inputs = {k: tf.constant(v, tf.float32) for k, v in samples.items()}
+            sm_outputs = _flat_outputs(serve(**sm_inputs))
+            if "saved_model" in formats:
+                diffs["saved_model"] = _max_diff(sm_outputs, keras_outputs)
+                files["saved_model"] = {
+                    "path": str(saved_model_dir),
+                    "bytes": _directory_bytes(saved_model_dir),
+                }
+            signature_inputs = serve.structured_input_signature[1]
+            inputs = {
+                k: tuple(spec.shape.as_list()) for k, spec in signature_inputs.items()
+            }
+            if "tflite" in formats:
+                flatbuffer = convert_to_tflite(
+                    saved_model_dir, quantize, representative_data, model
                 )
-                batches.append(1)
+                tflite_path = path / TFLITE_FILE
+                tflite_path.write_bytes(flatbuffer)
+                files["tflite"] = {"path": str(tflite_path), "bytes": len(flatbuffer)}
+                ops = tflite_ops(flatbuffer)
+                diffs["tflite"] = _max_diff(
+                    run_tflite(flatbuffer, samples), keras_outputs
+                )
+                batches = [batch]
+                if batch > 1:  # a second batch size through the same interpreter
+                    single = {k: v[:1] for k, v in samples.items()}
+                    expected = [o[:1] for o in keras_outputs]
+                    diffs["tflite"] = max(
+                        diffs["tflite"],
+                        _max_diff(run_tflite(flatbuffer, single), expected),
+                    )
+                    batches.append(1)
+    onnx_op_types = []
+    if "onnx" in formats:
+        onnx_path = path / ONNX_FILE
+        onnx_op_types = convert_to_onnx(model, onnx_path)
+        files["onnx"] = {"path": str(onnx_path), "bytes": onnx_path.stat().st_size}
+        onnx_inputs = onnx_input_shapes(onnx_path)
+        fixed_batch = {s[0] for s in onnx_inputs.values() if s and s[0] is not None}
+        sizes = [batch] if not fixed_batch else sorted(fixed_batch)
+        if not fixed_batch and batch > 1:
+            sizes.append(1)  # a second batch size: the batch dim is dynamic
+        diffs["onnx"] = 0.0
+        for size in sizes:
+            if size > batch:
+                continue
+            feed = {k: v[:size] for k, v in samples.items()}
+            expected = [o[:size] for o in keras_outputs]
+            diffs["onnx"] = max(
+                diffs["onnx"], _max_diff(run_onnx(onnx_path, feed), expected)
+            )
+        if not inputs:
+            inputs = onnx_inputs
+        if not batches:
+            batches = [size for size in sizes if size <= batch]
     fixed = {
         name: [d for d in shape[1:] if d is not None] for name, shape in inputs.items()
     }
@@ -411,6 +719,8 @@ def export(
         dynamic_batch_checked=batches,
         quantize=quantize,
         seconds=time.perf_counter() - start,
+        onnx_ops=onnx_op_types,
+        backend=keras.backend.backend(),
     )
     if verbose:
         print(report)
@@ -421,8 +731,13 @@ __all__ = [
     "FORMATS",
     "QUANTIZATIONS",
     "ExportReport",
+    "convert_to_onnx",
     "convert_to_tflite",
+    "default_formats",
     "export",
+    "onnx_input_shapes",
+    "onnx_ops",
+    "run_onnx",
     "run_tflite",
     "tflite_ops",
 ]

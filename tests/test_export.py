@@ -190,7 +190,7 @@ def test_tf_area_resize_fails_with_the_op_named(tmp_path):
 @pytest.mark.parametrize(
     "kwargs,match",
     [
-        (dict(formats=("onnx",)), "onnx"),
+        (dict(formats=("coreml",)), "coreml"),
         (dict(formats=()), "formats"),
         (dict(quantize="int4"), "int4"),
         (dict(quantize="int8"), "representative_data"),
