@@ -138,16 +138,17 @@ def cpu_model():
     return platform.processor() or None
 
 
-def environment():
-    import keras
+def environment(frameworks=True):
+    """Machine, load and versions. `frameworks=False` skips TensorFlow and
+    Keras (whose versions each backend's process then records itself), and
+    TensorFlow's fields are None where it is not installed."""
     import numpy as np
-    import tensorflow as tf
 
     try:
         usable = len(os.sched_getaffinity(0))
     except AttributeError:
         usable = os.cpu_count()
-    return {
+    record = {
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(
             timespec="seconds"
         ),
@@ -159,11 +160,26 @@ def environment():
         "load_average_before": list(os.getloadavg())
         if hasattr(os, "getloadavg")
         else None,
-        "tensorflow": tf.__version__,
-        "keras": keras.__version__,
         "numpy": np.__version__,
-        "gpus_visible": len(tf.config.list_physical_devices("GPU")),
-        "intra_op_threads": tf.config.threading.get_intra_op_parallelism_threads(),
-        "inter_op_threads": tf.config.threading.get_inter_op_parallelism_threads(),
         "git_revision": git_revision(),
     }
+    if not frameworks:
+        return record
+    import keras
+
+    try:
+        import tensorflow as tf
+    except ImportError:
+        tf = None
+    record.update(
+        tensorflow=tf.__version__ if tf else None,
+        keras=keras.__version__,
+        gpus_visible=len(tf.config.list_physical_devices("GPU")) if tf else None,
+        intra_op_threads=tf.config.threading.get_intra_op_parallelism_threads()
+        if tf
+        else None,
+        inter_op_threads=tf.config.threading.get_inter_op_parallelism_threads()
+        if tf
+        else None,
+    )
+    return record

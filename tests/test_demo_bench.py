@@ -36,40 +36,89 @@ def test_box_downsize_and_psnr():
 
 
 def test_resize_benchmark_quick_writes_results(tmp_path, monkeypatch):
+    # The TensorFlow process only, two methods: the JAX process is exercised
+    # by tests/test_no_tensorflow.py, and the merge by the markdown test below.
     monkeypatch.syspath_prepend(str(ROOT))
     from benchmarks import resize_speed, run
 
     results = run.main(
-        [
-            "--only",
-            "resize_speed",
-            "--quick",
-            "--output-dir",
-            str(tmp_path),
-            "--repeats",
-            "1",
-            "--batch",
-            "1",
-        ]
-    )
+        ["--only", "resize_speed", "--quick", "--output-dir", str(tmp_path),
+         "--repeats", "1", "--batch", "1", "--backends", "tensorflow",
+         "--cases", "bilinear", "area"]
+    )  # fmt: skip
     assert set(results) == {"resize_speed"}
     data = json.loads((tmp_path / "resize_speed.json").read_text())
-    assert {"config", "environment", "rows", "targets", "command"} <= set(data)
-    assert {"tensorflow", "cpu_count", "date"} <= set(data["environment"])
+    assert {"config", "environment", "backends", "targets", "command"} <= set(data)
+    assert {"cpu_count", "date", "load_average_after"} <= set(data["environment"])
     assert data["config"]["in_size"] == [256, 512] and data["config"]["batch"] == 1
-    assert [row["case"] for row in data["rows"]] == [c[0] for c in resize_speed.CASES]
-    for row in data["rows"]:
-        for impl in resize_speed.IMPLS:
+    assert list(data["backends"]) == ["tensorflow"]
+    result = data["backends"]["tensorflow"]
+    assert result["status"] == "ok", result
+    assert result["info"]["framework"].startswith("TensorFlow")
+    assert [row["case"] for row in result["rows"]] == ["bilinear", "area"]
+    for row in result["rows"]:
+        for impl in resize_speed.IMPLS["tensorflow"]:
             entry = row[impl]
-            assert {"median_ms", "min_ms", "runs_ms", "ratio_to_tf_bilinear"} <= set(
-                entry
-            )
+            assert {"median_ms", "min_ms", "runs_ms", "ratio_to"} <= set(entry)
             assert len(entry["runs_ms"]) == 1
-        assert row["max_abs_diff_vs_tf"]["ours_fused"] < 1e-4
-    assert len(data["targets"]) == len(resize_speed.TARGETS)
+        assert row["max_abs_diff"]["ours_fused_vs_tf"] < 1e-4
+    assert [(t["backend"], t["case"]) for t in data["targets"]] == [
+        ("tensorflow", "bilinear"),
+        ("tensorflow", "area"),
+    ]
     assert all(isinstance(t["met"], bool) for t in data["targets"])
     markdown = (tmp_path / "resize_speed.md").read_text()
     assert "| bilinear |" in markdown and "python -m benchmarks.run" in markdown
+    assert str(ROOT) not in markdown and str(ROOT) not in json.dumps(data)
+
+
+def _fake_backend_result(backend, cases):
+    from benchmarks import resize_speed
+
+    def entry(ms, references):
+        return {"median_ms": ms, "min_ms": ms, "runs_ms": [ms], "warmup_s": 0.1,
+                "ratio_to_reference_bilinear": ms / 10.0,
+                "ratio_to": {r: ms / 10.0 for r in references},
+                "paired_ratio_to": {r: ms / 10.0 for r in references}}  # fmt: skip
+
+    impls = resize_speed.IMPLS[backend]
+    references = resize_speed.REFERENCES[backend]
+    rows = []
+    for case in cases:
+        row = {"case": case, "method": case, "antialias": False, "note": "",
+               "max_abs_diff": {f"{impls[-1]}_vs_{impls[0]}": 1e-7},
+               "tf_limits": ""}  # fmt: skip
+        for impl in impls:
+            row[impl] = entry(5.0 if impl.startswith("ours") else 10.0, references)
+        rows.append(row)
+    return {"status": "ok", "reference": impls[0],
+            "reference_bilinear_median_ms": 10.0, "impls": list(impls),
+            "info": {"framework": backend, "keras": "3", "device": "CPU"},
+            "rows": rows, "errors": {}, "load_average_after": [1.0, 1.0, 1.0]}  # fmt: skip
+
+
+def test_resize_benchmark_merges_backends_into_one_markdown(monkeypatch):
+    monkeypatch.syspath_prepend(str(ROOT))
+    from benchmarks import resize_speed
+
+    cases = ("bilinear", "area", "bilinear+antialias")
+    backends = {b: _fake_backend_result(b, cases) for b in ("tensorflow", "jax")}
+    backends["torch"] = {"status": "unavailable", "reason": "no torch here"}
+    targets = resize_speed._targets(backends)
+    # TF: bilinear, area, antialias; JAX: bilinear, antialias vs both references.
+    assert len(targets) == 3 + 4 and all(t["met"] for t in targets)
+    results = {
+        "config": {"batch": 1, "in_size": [8, 8], "out_size": [4, 4], "repeats": 1},
+        "environment": {"cpu_usable": 2, "cpu_model": "cpu", "date": "today",
+                        "load_average_before": [1.0], "load_average_after": [2.0]},
+        "backends": backends,
+        "targets": targets,
+        "command": "python -m benchmarks.run --only resize_speed",
+    }  # fmt: skip
+    markdown = resize_speed.to_markdown(results)
+    assert "## TensorFlow" in markdown and "## JAX" in markdown
+    assert "## PyTorch" in markdown and "no torch here" in markdown
+    assert markdown.count("MET: ") == 7 and "NOT MET" not in markdown
 
 
 @pytest.mark.large  # compiles eight XLA-fused functions: ~40 s alone
