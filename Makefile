@@ -8,7 +8,7 @@ FASHION := /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export PYTHONHASHSEED ?= 0
 
-.PHONY: venv demo test test-large bench lint clean data-debian
+.PHONY: venv demo test test-backend test-large bench lint clean data-debian
 
 venv: $(STAMP)
 
@@ -36,11 +36,24 @@ demo: $(STAMP)
 	$(BIN)/python -m keras_resize.demo
 	$(BIN)/keras-resize compare
 
+# The whole suite runs on TensorFlow; the ops, layers, losses and models tests
+# run again on JAX and on PyTorch (CPU wheels, installed by the dev extra).
+BACKEND_TESTS := tests/test_kernels.py tests/test_sampling.py tests/test_resize.py \
+	tests/test_warp.py tests/test_pyramids.py tests/test_dual_sr.py \
+	tests/test_losses.py tests/test_layers_resize.py tests/test_learned_resize.py \
+	tests/test_downsizenet_resize.py tests/test_zoom.py tests/test_muller_resize.py
+
 test: $(STAMP)
-	$(BIN)/python -m pytest -q
+	KERAS_BACKEND=tensorflow $(BIN)/python -m pytest -q
+	KERAS_BACKEND=jax $(BIN)/python -m pytest -q $(BACKEND_TESTS)
+	KERAS_BACKEND=torch $(BIN)/python -m pytest -q $(BACKEND_TESTS)
+
+# One backend at a time: make test-backend BACKEND=jax
+test-backend: $(STAMP)
+	KERAS_BACKEND=$(BACKEND) $(BIN)/python -m pytest -q $(BACKEND_TESTS)
 
 test-large: $(STAMP)
-	$(BIN)/python -m pytest -q --run-large
+	KERAS_BACKEND=tensorflow $(BIN)/python -m pytest -q --run-large
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.run

@@ -2,7 +2,10 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+import keras  # noqa: E402
 import pytest  # noqa: E402
+
+BACKEND = keras.backend.backend()
 
 
 def pytest_addoption(parser):
@@ -15,6 +18,13 @@ def pytest_addoption(parser):
 
 
 def pytest_collection_modifyitems(config, items):
+    skip_tf = pytest.mark.skip(
+        reason=f"TensorFlow-only feature (SavedModel, TFLite, tf.function); "
+        f"backend is {BACKEND}"
+    )
+    for item in items:
+        if "tensorflow_only" in item.keywords and BACKEND != "tensorflow":
+            item.add_marker(skip_tf)
     if config.getoption("--run-large"):
         return
     skip = pytest.mark.skip(reason="large test: run with --run-large (make test-large)")
@@ -23,9 +33,15 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(skip)
 
 
-@pytest.fixture(params=[True, False], ids=["fused", "unfused"])
+@pytest.fixture(
+    params=[True, False] if BACKEND == "tensorflow" else [True],
+    ids=["fused", "unfused"] if BACKEND == "tensorflow" else ["default"],
+)
 def xla_fusion(request):
-    """Run a test with the sampler's nested-XLA fusion on and off."""
+    """Run a test with the sampler's nested-XLA fusion on and off.
+
+    The fusion is TensorFlow's: on JAX and PyTorch the test runs once.
+    """
     from keras_resize.ops import sampling
 
     previous = sampling.xla_fusion_enabled()

@@ -1033,8 +1033,19 @@ def count_flops(layer_or_model, input_shape):
     )
     from tensorflow.python.profiler import model_analyzer, option_builder
 
+    from keras_resize.ops import sampling
+
     spec = tf.TensorSpec((1, *input_shape), tf.float32)
-    concrete = tf.function(_as_callable(layer_or_model)).get_concrete_function(spec)
+    # The fused sampler core is a nested XLA function, opaque to the profiler:
+    # trace the plain kernels instead (the same arithmetic).
+    fused = sampling.xla_fusion_enabled()
+    sampling.set_xla_fusion(False)
+    try:
+        concrete = tf.function(_as_callable(layer_or_model)).get_concrete_function(
+            spec
+        )
+    finally:
+        sampling.set_xla_fusion(fused)
     _, graph_def = convert_variables_to_constants_v2_as_graph(concrete)
     graph = tf.Graph()
     with graph.as_default():
