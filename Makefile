@@ -8,7 +8,7 @@ FASHION := /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export PYTHONHASHSEED ?= 0
 
-.PHONY: venv demo test test-backend test-large bench lint clean data-debian
+.PHONY: venv demo test test-backend test-large fuzz bench lint clean data-debian
 
 venv: $(STAMP)
 
@@ -43,17 +43,25 @@ BACKEND_TESTS := tests/test_kernels.py tests/test_sampling.py tests/test_resize.
 	tests/test_losses.py tests/test_layers_resize.py tests/test_learned_resize.py \
 	tests/test_downsizenet_resize.py tests/test_zoom.py tests/test_muller_resize.py
 
+# Two pytest workers (pytest-xdist): one per core of the 2-core CI machine.
+WORKERS ?= 2
+PYTEST := $(BIN)/python -m pytest -q -n $(WORKERS)
+
 test: $(STAMP)
-	KERAS_BACKEND=tensorflow $(BIN)/python -m pytest -q
-	KERAS_BACKEND=jax $(BIN)/python -m pytest -q $(BACKEND_TESTS)
-	KERAS_BACKEND=torch $(BIN)/python -m pytest -q $(BACKEND_TESTS)
+	KERAS_BACKEND=tensorflow $(PYTEST)
+	KERAS_BACKEND=jax $(PYTEST) $(BACKEND_TESTS)
+	KERAS_BACKEND=torch $(PYTEST) $(BACKEND_TESTS)
 
 # One backend at a time: make test-backend BACKEND=jax
 test-backend: $(STAMP)
-	KERAS_BACKEND=$(BACKEND) $(BIN)/python -m pytest -q $(BACKEND_TESTS)
+	KERAS_BACKEND=$(BACKEND) $(PYTEST) $(BACKEND_TESTS)
+
+# The property-based tests (hypothesis) with 20x the examples of `make test`.
+fuzz: $(STAMP)
+	KERAS_RESIZE_FUZZ=1 KERAS_BACKEND=tensorflow $(BIN)/python -m pytest -q -m property -p no:cacheprovider
 
 test-large: $(STAMP)
-	KERAS_BACKEND=tensorflow $(BIN)/python -m pytest -q --run-large
+	KERAS_BACKEND=tensorflow $(PYTEST) --run-large
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.run
