@@ -151,3 +151,46 @@ def static_or_dynamic_shape(tensor):
     unknown (`None`) dims; on JAX and PyTorch every dim is a python int.
     """
     return list(ops.shape(tensor))
+
+
+def _static_dim(tensor, axis):
+    """The static size of `tensor` along `axis`, or None when unknown."""
+    try:
+        dim = tensor.shape[axis]
+    except (TypeError, ValueError, IndexError):
+        return None
+    return None if dim is None else int(dim)
+
+
+def check_same_batch(name_a, a, name_b, b, allow_broadcast=False):
+    """Raise a `ValueError` naming both arguments when their batch sizes differ.
+
+    A static check: it runs when both batch sizes are known at trace time
+    (always on JAX and PyTorch, and in eager TensorFlow). With
+    `allow_broadcast`, a batch of 1 in `b` is shared by every sample of `a`.
+    """
+    batch_a, batch_b = _static_dim(a, 0), _static_dim(b, 0)
+    if batch_a is None or batch_b is None or batch_a == batch_b:
+        return
+    if allow_broadcast and batch_b == 1:
+        return
+    shared = f" (or 1, shared by the batch)" if allow_broadcast else ""
+    raise ValueError(
+        f"Expected `{name_a}` and `{name_b}` to have the same batch size{shared}. "
+        f"Received: {name_a}.shape={tuple(a.shape)} and "
+        f"{name_b}.shape={tuple(b.shape)}"
+    )
+
+
+def check_non_empty_spatial(name, tensor, axes=(1, 2)):
+    """Raise a `ValueError` when a statically known spatial size is 0.
+
+    The batch axis may be 0 (an empty batch is valid input); a height or
+    width of 0 has nothing to resample.
+    """
+    for axis in axes:
+        if _static_dim(tensor, axis) == 0:
+            raise ValueError(
+                f"Expected `{name}` to have a non-zero height and width. "
+                f"Received: {name}.shape={tuple(tensor.shape)}"
+            )
