@@ -34,6 +34,13 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(skip_tf)
     if config.getoption("--run-large"):
         return
+    if BACKEND == "jax":
+        skip_jax = pytest.mark.skip(
+            reason="compile-heavy on JAX's CPU backend: run with --run-large"
+        )
+        for item in items:
+            if "slow_on_jax" in item.keywords:
+                item.add_marker(skip_jax)
     skip = pytest.mark.skip(reason="large test: run with --run-large (make test-large)")
     for item in items:
         if "large" in item.keywords:

@@ -280,6 +280,7 @@ def test_max_pool_gradient_goes_to_each_bins_maximum():
     np.testing.assert_allclose(grad, expected, atol=1e-6)
 
 
+@pytest.mark.slow_on_jax
 def test_linear_ops_have_finite_difference_gradients(unfused_sampler):
     images = random_images(1, 4, 3, 1)
     assert_linear_gradient(lambda x: adaptive_pool(x, 3, "average"), images)

@@ -142,6 +142,7 @@ def test_resume_continues_from_the_backup(tmp_path):
     assert _csv_epochs(tmp_path / "log.csv") == [0]
 
 
+@pytest.mark.large  # two training runs; make test-large
 def test_transfer_frozen_resizer_between_backbones(tmp_path):
     _require_learned()
     saved = tmp_path / "a" / "resizer.weights.h5"

@@ -50,7 +50,8 @@ def _peaked_prior(shape=(9, 9)):
 @pytest.mark.parametrize(
     "front_end,extra",
     [
-        ("uniform", []),
+        # uniform's pipeline is a subset of LZU's; it also draws the figure
+        pytest.param("uniform", [], marks=pytest.mark.large),
         # fovea's geometry and pipeline are tested below without training
         pytest.param("fovea", ["--no-figure"], marks=pytest.mark.large),
         ("lzu", ["--no-figure", "--bn-recalibration-steps", "0"]),

@@ -393,6 +393,7 @@ def test_the_warp_is_strong_in_the_round_trip_test():
     assert steps.max() / steps.min() > 5  # locally > 5x magnification
 
 
+@pytest.mark.slow_on_jax
 @pytest.mark.parametrize("dtype, atol", [("float32", 1e-6), ("float64", 1e-12)])
 def test_uncovered_pixels_sample_zeros(dtype, atol):
     if dtype == "float64" and not FLOAT64:
@@ -439,6 +440,7 @@ def test_unzoom_reads_the_zoomed_map_at_the_inverse_warp(separable, dtype, atol)
     np.testing.assert_allclose(out, expected, atol=atol)
 
 
+@pytest.mark.slow_on_jax
 def test_valid_region_inversion_of_a_padded_zoom():
     grid = W.coarse_grid(peaked_saliency(), fwhm=4.0)
     images = RNG.random((1, 60, 100, 2)).astype("float32")
@@ -723,6 +725,7 @@ def test_gradients_match_finite_differences():
             )
 
 
+@pytest.mark.slow_on_jax
 def test_gradients_flow_to_learned_saliency_parameters():
     logits = np.random.default_rng(3).normal(size=(2, 7, 9)).astype("float32")
     images = keras.ops.convert_to_tensor(

@@ -251,6 +251,7 @@ def test_learned_saliency_starts_flat_and_trains():
 # Unzoom and ZoomUnzoom
 
 
+@pytest.mark.slow_on_jax
 @pytest.mark.parametrize("separable", [True, False])
 def test_unzoom_fixed_equals_the_op_and_the_grid_path(separable):
     saliency = peaked()
