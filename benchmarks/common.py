@@ -76,12 +76,36 @@ def mean_std(values):
     return mean, std
 
 
+def repository_relative(value, root=None):
+    """`value` with every path inside the repository made relative to it.
+
+    Results travel: a path of the machine that ran a benchmark
+    (`/home/me/keras-resize/runs/...`) means nothing elsewhere, so strings
+    (in dicts, lists and tuples, recursively) that are absolute paths under
+    the repository root become repository-relative (`runs/...`). Other
+    values are returned unchanged.
+    """
+    root = Path(ROOT if root is None else root).resolve()
+    if isinstance(value, dict):
+        return {key: repository_relative(item, root) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(repository_relative(item, root) for item in value)
+    if isinstance(value, Path):
+        value = str(value)
+    if isinstance(value, str) and value.startswith(str(root) + os.sep):
+        return Path(value).relative_to(root).as_posix()
+    return value
+
+
 def write_outputs(output_dir, name, results, to_markdown, log=print):
     """Write `NAME.json` (the results) and `NAME.md` (`to_markdown(results)`)
     into `output_dir`, print the markdown, and return the two paths.
 
-    `results` must be JSON-serialisable (see `training.common.json_safe`).
+    `results` must be JSON-serialisable (see `training.common.json_safe`);
+    paths inside the repository are written relative to it
+    (`repository_relative`).
     """
+    results = repository_relative(results)
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     json_path = output_dir / f"{name}.json"

@@ -65,7 +65,7 @@ CASES = (
 )
 CASE_NAMES = tuple(case[0] for case in CASES)
 
-# Where TF's own op falls short (see /work/shared/STACK.md, TF 2.21): TFLite
+# Where TF's own op falls short (see the project's shared STACK.md, TF 2.21): TFLite
 # with builtin ops only, and compilation under XLA (`jit_compile=True`).
 TF_LIMITS = {
     "bilinear": "",
