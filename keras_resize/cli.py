@@ -24,7 +24,7 @@ Bad arguments print one line `keras-resize: error: ...` and exit with 2
 import argparse
 import importlib
 import importlib.util
-import os
+import re
 import sys
 from pathlib import Path
 
@@ -219,7 +219,20 @@ def _load_image(spec):
         )
     import tensorflow as tf
 
-    image = tf.io.decode_image(path.read_bytes(), channels=3, expand_animations=False)
+    try:
+        data = path.read_bytes()
+        image = tf.io.decode_image(data, channels=3, expand_animations=False)
+    except (OSError, tf.errors.OpError) as error:
+        reason = getattr(error, "message", None) or str(error)
+        reason = (
+            reason.strip().splitlines()[0] if reason.strip() else type(error).__name__
+        )
+        # TensorFlow's op errors carry "{{function_node ...}}" and "[Op:...]"
+        reason = re.sub(r"\{\{.*?\}\}\s*|\s*\[Op:\w+\]", "", reason)
+        raise CommandError(
+            f"--image {spec!r} is not a readable image (PNG, JPEG, GIF, BMP or "
+            f"WebP): {reason}"
+        ) from None
     return tf.image.convert_image_dtype(image, tf.float32).numpy()
 
 
@@ -432,7 +445,9 @@ def _split_passthrough(argv):
 
 
 def main(argv=None):
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from keras_resize.console import quiet_framework_logs
+
+    quiet_framework_logs()
     parser = build_parser()
     argv = list(sys.argv[1:] if argv is None else argv)
     head, rest = _split_passthrough(argv)

@@ -17,7 +17,6 @@ Offline, CPU only, well under a minute on 2 cores. Run with
 """
 
 import argparse
-import os
 import statistics
 import sys
 import time
@@ -281,7 +280,9 @@ def main(argv=None):
     repeats = args.repeats or (2 if args.quick else 5)
     if repeats < 1:
         parser.error("--repeats must be >= 1")
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from keras_resize.console import quiet_framework_logs
+
+    quiet_framework_logs()
 
     start = time.perf_counter()
     methods = [m for m in METHODS if not args.quick or m[0] in QUICK_METHODS]

@@ -86,11 +86,15 @@ def test_split_passthrough():
             "no-such-weights",
         ),
         (["visualize", "--image", "no_such_photo.png"], "no_such_photo.png"),
+        (["visualize", "--image", "not_an_image.png"], "not a readable image"),
+        (["visualize", "--image", "a_folder"], "not a readable image"),
         (["export", "--model", "missing.keras", "--output", "x"], "missing.keras"),
     ],
 )
 def test_errors_are_one_line(argv, match, capsys, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
+    (tmp_path / "not_an_image.png").write_text("root:x:0:0:root:/root:/bin/bash\n")
+    (tmp_path / "a_folder").mkdir()
     assert cli.main(argv) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("keras-resize: error:"), err
@@ -180,3 +184,35 @@ def test_list(capsys):
     assert cli.main(["list"]) == 0
     out = capsys.readouterr().out
     assert "learned" in out and "downsizenet" in out and "pretrained weights" in out
+
+
+def test_the_console_is_quiet(tmp_path):
+    """No TensorFlow, absl or CUDA log lines in what a user runs (issue 13)."""
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TF_CPP", "ABSL"))}
+    (tmp_path / "bad.png").write_text("not an image")
+    for argv in (["list"], ["visualize", "--image", "bad.png"]):
+        done = subprocess.run(
+            [sys.executable, "-m", "keras_resize.cli", *argv],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        noise = [
+            line
+            for line in (done.stdout + done.stderr).splitlines()
+            if any(
+                word in line
+                for word in ("cuda", "absl", "cuInit", "I0000", "E0000", "W0000")
+            )
+        ]
+        assert not noise, noise
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        done.stderr.strip().splitlines()[0]
+    ] and done.stderr.startswith("keras-resize: error:")
