@@ -262,35 +262,45 @@ def visualize(image, layers, output, title=""):
     height, width = next(iter(outputs.values())).shape[:2]
     reference = np.asarray(Resize(height, width, "bilinear")(batch))[0]
     columns = len(outputs) + 1
-    fig, axes = plt.subplots(2, columns, figsize=(3 * columns, 6.4), squeeze=False)
+    fig, axes = plt.subplots(
+        2,
+        columns,
+        figsize=(3 * columns, 6 * height / width + 1.4),
+        squeeze=False,
+        layout="constrained",
+    )
     axes[0, 0].imshow(np.clip(image, 0, 1))
-    axes[0, 0].set_title(f"input {image.shape[0]}x{image.shape[1]}")
+    axes[0, 0].set_title(f"input {image.shape[0]}x{image.shape[1]}", fontsize=9)
     axes[1, 0].axis("off")
     axes[1, 0].text(
         0.5,
         0.5,
-        "bottom row:\n|output - bilinear|\n(mean over channels)",
+        "bottom row:\n|output - bilinear|\n(mean over channels;\neach on its own scale)",
         ha="center",
         va="center",
     )
-    scale = max(
-        1e-6, max(float(np.abs(o - reference).mean(-1).max()) for o in outputs.values())
-    )
     for column, (label, out) in enumerate(outputs.items(), start=1):
-        display = out
-        if out.shape[-1] != 3:
-            display = out.mean(-1)
-        axes[0, column].imshow(np.clip(display, 0, 1), cmap="gray")
-        axes[0, column].set_title(f"{label} {height}x{width}")
+        display = out if out.shape[-1] == 3 else out.mean(-1)
+        low, high = float(display.min()), float(display.max())
+        if low < -0.01 or high > 1.01:
+            # A learned resizer's output is a feature map for the network
+            # behind it, not meant to look like an image: show its own range.
+            shown = (display - low) / max(high - low, 1e-6)
+            note = f"\nrange [{low:.2f}, {high:.2f}], stretched"
+        else:
+            shown, note = np.clip(display, 0, 1), ""
+        axes[0, column].imshow(shown, cmap="gray")
+        axes[0, column].set_title(f"{label} {height}x{width}{note}", fontsize=9)
         residual = np.abs(out - reference).mean(-1)
-        axes[1, column].imshow(residual, cmap="magma", vmin=0, vmax=scale)
-        axes[1, column].set_title(f"max {residual.max():.3f}")
+        axes[1, column].imshow(
+            residual, cmap="magma", vmin=0, vmax=max(float(residual.max()), 1e-6)
+        )
+        axes[1, column].set_xlabel(f"max {residual.max():.3f}", fontsize=9)
     for ax in axes.flat:
         ax.set_xticks([])
         ax.set_yticks([])
     if title:
         fig.suptitle(title)
-    fig.tight_layout()
     output = Path(output)
     output.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(output, dpi=100)
