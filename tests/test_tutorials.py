@@ -25,6 +25,9 @@ FIGURES = {
 
 def test_every_tutorial_is_listed():
     assert [p.name for p in TUTORIALS] == sorted(FIGURES)
+    readme = (TUTORIALS[0].parent / "README.md").read_text()
+    missing = [p.name for p in TUTORIALS if f"]({p.name})" not in readme]
+    assert not missing, f"tutorials/README.md does not list {missing}"
 
 
 @pytest.mark.parametrize("path", TUTORIALS, ids=[p.stem for p in TUTORIALS])
