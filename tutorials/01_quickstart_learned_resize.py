@@ -130,15 +130,16 @@ resized = {
     "Resizing 64x64": keras.layers.Resizing(SIZE, SIZE)(images).numpy(),
     "LearnedResize 64x64": learned.layers[1](images).numpy(),
 }
-fig, axes = plt.subplots(len(images), 3, figsize=(9, 3 * len(images)))
+fig, axes = plt.subplots(
+    len(images), 3, figsize=(9, 3 * len(images)), layout="constrained"
+)
 for row in range(len(images)):
     for column, (title, batch) in enumerate(resized.items()):
         axes[row, column].imshow(batch[row, ..., 0], cmap="gray")
         axes[row, column].set_title(title if row == 0 else "")
         axes[row, column].axis("off")
-fig.tight_layout()
 figure = output_dir / "01_quickstart.png"
-fig.savefig(figure, dpi=80)
+fig.savefig(figure, dpi=80, bbox_inches="tight")
 print(f"saved {figure}")
 
 """

@@ -148,7 +148,7 @@ for name, accuracy in results.items():
 For every output pixel the layer mixes 4 neighbours; with bilinear
 coefficients the weights depend only on the position. The learned ones
 also depend on the texture: the plot shows, for one canvas, the weight of
-the top-left neighbour, bilinear against learned.
+the top-left neighbour: bilinear's, and how far the learned one departs from it.
 """
 
 image = second_val["images"][:1]
@@ -157,19 +157,24 @@ bilinear = DownsizeNetResize(
     SIZE, SIZE, neighborhood="bilinear", initializer="interpolation"
 )
 reference = np.asarray(bilinear.coefficients(image))[0]
-fig, axes = plt.subplots(1, 4, figsize=(13, 3.4))
+fig, axes = plt.subplots(1, 4, figsize=(15, 3.4), layout="constrained")
 axes[0].imshow(image[0, ..., 0], cmap="gray")
 axes[0].set_title("input (second task)")
 axes[1].imshow(np.asarray(frozen(image))[0, ..., 0], cmap="gray")
 axes[1].set_title(f"frozen DownsizeNet {SIZE}x{SIZE}")
-axes[2].imshow(reference[..., 0], vmin=0, vmax=1)
-axes[2].set_title("bilinear weight, tap 0")
-axes[3].imshow(learned[..., 0], vmin=0, vmax=1)
-axes[3].set_title("learned weight, tap 0")
+shown = axes[2].imshow(reference[..., 0], cmap="viridis")
+fig.colorbar(shown, ax=axes[2], shrink=0.8)
+low, high = reference[..., 0].min(), reference[..., 0].max()
+constant = f" ({low:.2f} everywhere)" if high - low < 1e-6 else ""
+axes[2].set_title(f"bilinear weight, tap 0{constant}", fontsize=10)
+difference = learned[..., 0] - reference[..., 0]
+limit = max(float(np.abs(difference).max()), 1e-6)
+shown = axes[3].imshow(difference, cmap="RdBu_r", vmin=-limit, vmax=limit)
+fig.colorbar(shown, ax=axes[3], shrink=0.8)
+axes[3].set_title("learned - bilinear, tap 0")
 for ax in axes:
     ax.set_xticks([])
     ax.set_yticks([])
-fig.tight_layout()
 figure = output_dir / "02_downsizenet.png"
-fig.savefig(figure, dpi=80)
+fig.savefig(figure, dpi=80, bbox_inches="tight")
 print(f"saved {figure}")

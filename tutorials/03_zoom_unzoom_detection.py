@@ -99,7 +99,7 @@ the input: lines crowd around the digits, which therefore fill more of the
 """
 
 pixels = (np.asarray(grid[0]) + 1.0) / 2.0 * CANVAS  # extent -> pixels
-fig, axes = plt.subplots(1, 3, figsize=(12, 4.2))
+fig, axes = plt.subplots(1, 3, figsize=(12, 4.2), layout="constrained")
 axes[0].imshow(image[0, ..., 0], cmap="gray")
 for row in range(GRID[0]):
     axes[0].plot(pixels[row, :, 0], pixels[row, :, 1], color="tab:orange", lw=0.8)
@@ -117,9 +117,8 @@ axes[2].set_title(f"saliency-guided zoom {SIZE}x{SIZE}")
 for ax in axes:
     ax.set_xticks([])
     ax.set_yticks([])
-fig.tight_layout()
 figure = output_dir / "03_zoom_grid.png"
-fig.savefig(figure, dpi=80)
+fig.savefig(figure, dpi=80, bbox_inches="tight")
 print(f"saved {figure}")
 
 """

@@ -126,7 +126,7 @@ print(
 )
 base = np.argmax(baseline.inference_model()(x[:3]), -1)
 columns = ["input 64x64", "SISR 128x128", "bilinear", "DSRL", "labels"]
-fig, axes = plt.subplots(3, 5, figsize=(13, 8))
+fig, axes = plt.subplots(3, 5, figsize=(13, 8), layout="constrained")
 for row in range(3):
     panels = [
         np.asarray(x[row]),
@@ -142,7 +142,6 @@ for row in range(3):
         axes[row, column].set_yticks([])
         if row == 0:
             axes[row, column].set_title(columns[column])
-fig.tight_layout()
 figure = output_dir / "04_dsrl.png"
-fig.savefig(figure, dpi=80)
+fig.savefig(figure, dpi=80, bbox_inches="tight")
 print(f"saved {figure}")

@@ -130,15 +130,14 @@ print("labels        ", val["labels"][:5])
 """
 
 names = list(reports)
-fig, axes = plt.subplots(1, 2, figsize=(9, 3.2))
+fig, axes = plt.subplots(1, 2, figsize=(9, 3.2), layout="constrained")
 axes[0].bar(names, [reports[n].max_abs_diff["tflite"] for n in names])
 axes[0].set_yscale("log")
 axes[0].set_title("max |Keras - TFLite| (logits)")
 axes[1].bar(names, [reports[n].files["tflite"]["bytes"] / 1e3 for n in names])
 axes[1].set_title("TFLite file size (kB)")
-fig.tight_layout()
 figure = output_dir / "05_export.png"
-fig.savefig(figure, dpi=80)
+fig.savefig(figure, dpi=80, bbox_inches="tight")
 print(f"saved {figure}")
 for name in names:
     diff = reports[name].max_abs_diff["tflite"]
