@@ -143,13 +143,56 @@ def _input_specs(model):
     return {t.name: tuple(t.shape) for t in model.inputs}
 
 
+def _input_aliases(model):
+    """For each model input (in `model.inputs` order), the keys it goes by.
+
+    The first is the tensor's name, the name of the input in the SavedModel
+    and TFLite signatures (`keras_tensor_N` for an unnamed `keras.Input`);
+    then the name of its `InputLayer` (what `model({...})` asks for, the
+    same as the tensor's name for a named `keras.Input`) and, for a model
+    built on a dict of inputs, its key.
+    """
+    struct = getattr(model, "_inputs_struct", None)
+    struct_keys = {}
+    if isinstance(struct, dict):
+        struct_keys = {id(tensor): key for key, tensor in struct.items()}
+    aliases = []
+    for tensor in model.inputs:
+        names = [tensor.name]
+        history = getattr(tensor, "_keras_history", None)
+        if history is not None:
+            names.append(history[0].name)
+        if id(tensor) in struct_keys:
+            names.append(struct_keys[id(tensor)])
+        aliases.append(list(dict.fromkeys(names)))
+    return aliases
+
+
 def _as_input_dict(model, inputs):
-    names = [t.name for t in model.inputs]
+    """`{signature name: array}` in `model.inputs` order.
+
+    A dict may be keyed by any of the names in `_input_aliases`.
+    """
+    aliases = _input_aliases(model)
+    names = [keys[0] for keys in aliases]
     if isinstance(inputs, dict):
-        missing = sorted(set(names) - set(inputs))
-        if missing:
-            raise ValueError(f"sample inputs lack the model input(s) {missing}")
-        return {name: np.asarray(inputs[name]) for name in names}
+        samples, missing = {}, []
+        for keys in aliases:
+            found = [key for key in keys if key in inputs]
+            if not found:
+                missing.append(keys[0] if len(keys) == 1 else " or ".join(keys))
+            else:
+                samples[keys[0]] = np.asarray(inputs[found[0]])
+        known = {key for keys in aliases for key in keys}
+        unknown = sorted(set(inputs) - known, key=str)
+        if missing or unknown:
+            raise ValueError(
+                f"Expected the sample inputs keyed by the model's input names "
+                f"{names}. Received: keys {sorted(inputs, key=str)}"
+                + (f"; missing {missing}" if missing else "")
+                + (f"; not model inputs {unknown}" if unknown else "")
+            )
+        return samples
     if isinstance(inputs, (list, tuple)):
         if len(inputs) != len(names):
             raise ValueError(
@@ -160,6 +203,21 @@ def _as_input_dict(model, inputs):
     if len(names) != 1:
         raise ValueError(f"the model has inputs {names}: pass a dict or a list")
     return {names[0]: np.asarray(inputs)}
+
+
+def _keras_inputs(model, samples):
+    """The `_as_input_dict` samples in the structure that `model(...)` takes."""
+    values = list(samples.values())
+    struct = getattr(model, "_inputs_struct", None)
+    if isinstance(struct, dict):
+        keys = {id(tensor): key for key, tensor in struct.items()}
+        return {
+            keys[id(tensor)]: value
+            for tensor, value in zip(model.inputs, values, strict=True)
+        }
+    if len(values) == 1:
+        return values[0]
+    return values
 
 
 def _first_batch(data):
@@ -455,7 +513,7 @@ def convert_to_onnx(model, filepath, opset_version=None):
             np.zeros((1, *s), t.dtype)
             for s, t in zip(shapes, model.inputs, strict=True)
         ]
-        model(zeros if len(zeros) > 1 else zeros[0])
+        model(_keras_inputs(model, dict(enumerate(zeros))))
     with fusion_off:
         model.export(
             str(filepath), format="onnx", verbose=False, opset_version=opset_version
@@ -583,8 +641,11 @@ def export(
             array, list/dict of arrays or a `tf.data.Dataset` of batches, or
             of `(inputs, labels)`); its first batch is also the default
             sample input.
-        sample_inputs: inputs for the comparison of Keras with every export
-            (default: `representative_data`'s first batch, else uniform
+        sample_inputs: inputs for the comparison of Keras with every export:
+            an array, a list in `model.inputs` order, or a dict keyed by
+            the input tensors' names (those of the exported signatures) or
+            by the names `model({...})` takes (default:
+            `representative_data`'s first batch, else uniform
             random values in [0, 1) with a batch of 2, which needs fully
             known non-batch input dims).
         seed: seed of the random sample inputs.
@@ -638,9 +699,7 @@ def export(
     path = Path(path)
     path.mkdir(parents=True, exist_ok=True)
     samples = _samples(model, sample_inputs, representative_data, seed)
-    keras_outputs = _flat_outputs(
-        model(samples if len(samples) > 1 else next(iter(samples.values())))
-    )
+    keras_outputs = _flat_outputs(model(_keras_inputs(model, samples)))
     batch = len(next(iter(samples.values())))
 
     files, diffs, ops, batches, inputs = {}, {}, [], [], {}

@@ -14,10 +14,13 @@ layer's `call` runs in `keras_resize.backend.tensorflow_scope()`, where the
 package's ops resolve to Keras' TensorFlow implementations.
 """
 
+import types
+
 import keras
 
 from keras_resize import backend
 from keras_resize.backend import ops
+from keras_resize.ops.validation import check_non_empty_spatial
 
 DATA_FORMATS = ("channels_last", "channels_first")
 
@@ -89,6 +92,41 @@ def shape_from_channels_last(shape, data_format):
     if data_format != "channels_first":
         return shape
     return shape[:-3] + (shape[-1], shape[-3], shape[-2])
+
+
+def spatial_axes(rank, data_format):
+    """The height and width axes of a rank-3 or rank-4 image in `data_format`."""
+    offset = 1 if rank == 4 else 0
+    if data_format == "channels_first":
+        return (offset + 1, offset + 2)
+    return (offset, offset + 1)
+
+
+def check_image_input(images, data_format, name="inputs"):
+    """Static checks of an image input (a tensor or a shape) in `data_format`.
+
+    Raises a `ValueError` naming `name` and the received shape when the
+    height or the width is 0 (there is nothing to resample). The batch
+    may be 0: an empty batch is valid input. Other ranks than 3 and 4 are
+    left to the caller's rank check.
+    """
+    if not hasattr(images, "shape"):
+        images = types.SimpleNamespace(shape=tuple(images))
+    try:
+        rank = len(images.shape)
+    except (TypeError, ValueError):
+        return  # unknown rank
+    if rank in (3, 4):
+        check_non_empty_spatial(name, images, spatial_axes(rank, data_format))
+
+
+def static_batch_size(images):
+    """The batch size of a rank-4 tensor when static, else None."""
+    try:
+        batch = images.shape[0]
+    except (TypeError, ValueError, IndexError):
+        return None
+    return None if batch is None else int(batch)
 
 
 def _flatten(structure):

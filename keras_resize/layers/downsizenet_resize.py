@@ -6,9 +6,11 @@ import numpy as np
 from keras_resize.backend import ops
 from keras_resize.layers.base import (
     check_data_format,
+    check_image_input,
     from_channels_last,
     shape_from_channels_last,
     shape_to_channels_last,
+    static_batch_size,
     to_channels_last,
 )
 from keras_resize.layers.registry import register_resizer
@@ -98,7 +100,8 @@ class DownsizeNetResize(PretrainedMixin, keras.layers.Layer):
     Input shape:
         `(batch, height, width, channels)` or `(height, width, channels)`
         (channels-first: `(batch, channels, height, width)` or `(channels,
-        height, width)`).
+        height, width)`). The batch may be empty (size 0: an empty output);
+        a height or width of 0 raises a `ValueError`.
 
     Output shape:
         The input's layout with the configured `(height, width)`.
@@ -292,14 +295,25 @@ class DownsizeNetResize(PretrainedMixin, keras.layers.Layer):
 
         Channels-first layers return them as `(batch, K, h, w)`.
         """
-        images, _ = as_image_batch(to_channels_last(inputs, self.data_format))
-        images = ops.cast(images, self.compute_dtype)
+        images = self._as_batch(inputs)[0]
         if not self.built:
             self.build(shape_from_channels_last(images.shape, self.data_format))
         return from_channels_last(self._coefficients(images)[0], self.data_format)
 
+    def _as_batch(self, inputs):
+        """Checked channels-last batch in the compute dtype, and `squeeze`."""
+        check_image_input(inputs, self.data_format)
+        images, squeeze = as_image_batch(to_channels_last(inputs, self.data_format))
+        return ops.cast(images, self.compute_dtype), squeeze
+
     def _coefficients(self, images):
         shape = static_or_dynamic_shape(images)
+        if static_batch_size(images) == 0:
+            # an empty batch: nothing to gather (the patch and tap gathers
+            # reshape with -1, which is ambiguous for 0 elements)
+            empty = (0, self.height, self.width, self.num_coefficients)
+            dtype = keras.backend.standardize_dtype(images.dtype)
+            return ops.zeros(empty, dtype), None
         index, distance, p0_rows, p0_cols = self.taps(
             shape[1], shape[2], keras.backend.standardize_dtype(images.dtype)
         )
@@ -322,13 +336,18 @@ class DownsizeNetResize(PretrainedMixin, keras.layers.Layer):
         return coefficients, index
 
     def call(self, inputs):
-        images, squeeze = as_image_batch(to_channels_last(inputs, self.data_format))
-        images = ops.cast(images, self.compute_dtype)
-        coefficients, index = self._coefficients(images)
-        out = combine_taps(images, index, coefficients)
+        images, squeeze = self._as_batch(inputs)
+        if static_batch_size(images) == 0:
+            channels = images.shape[-1]
+            dtype = keras.backend.standardize_dtype(images.dtype)
+            out = ops.zeros((0, self.height, self.width, channels), dtype)
+        else:
+            coefficients, index = self._coefficients(images)
+            out = combine_taps(images, index, coefficients)
         return from_channels_last(out[0] if squeeze else out, self.data_format)
 
     def compute_output_shape(self, input_shape):
+        check_image_input(input_shape, self.data_format)
         shape = shape_to_channels_last(input_shape, self.data_format)
         shape = resized_shape(shape, self.height, self.width)
         return shape_from_channels_last(shape, self.data_format)

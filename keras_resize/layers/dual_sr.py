@@ -41,6 +41,7 @@ from keras_resize.ops.validation import (
     check_image_shape,
     check_non_negative_int,
     check_positive_int,
+    check_same_batch,
 )
 
 UPSAMPLING_MODES = ("learned", "bilinear")
@@ -445,7 +446,9 @@ class DualSRHead(keras.layers.Layer):
     Input shape:
         A list `[features, logits]`: `(batch, height / feature_stride,
         width / feature_stride, feature_channels)` and `(batch, height,
-        width, num_classes)` (channels first: channels on axis 1).
+        width, num_classes)` (channels first: channels on axis 1), of the
+        same batch size (a `ValueError` names both shapes otherwise; an
+        empty batch gives empty outputs).
 
     Output shape:
         A dict: `"segmentation"` `(batch, factor * height, factor * width,
@@ -516,6 +519,26 @@ class DualSRHead(keras.layers.Layer):
                 name="feature_transform_norm",
             )
 
+    def _split_inputs(self, inputs):
+        """`features, logits` of a call, checked: rank 4, the same batch size."""
+        if not isinstance(inputs, (list, tuple)) or len(inputs) != 2:
+            if hasattr(inputs, "shape"):
+                received = f"inputs.shape={tuple(inputs.shape)}"
+            elif isinstance(inputs, (list, tuple)):
+                received = f"a list of {len(inputs)} inputs"
+            else:
+                received = f"inputs={inputs!r}"
+            raise ValueError(
+                "Expected `DualSRHead` to be called on a list [features, logits]. "
+                f"Received: {received}"
+            )
+        features, logits = inputs
+        for name, tensor in (("features", features), ("logits", logits)):
+            _check_rank_4(name, tuple(tensor.shape))
+        # a different batch would give outputs of different batch sizes
+        check_same_batch("features", features, "logits", logits)
+        return features, logits
+
     def _split_shapes(self, input_shape):
         """The `[features, logits]` shapes, checked, in channels-last."""
         if not isinstance(input_shape, (list, tuple)) or len(input_shape) != 2:
@@ -523,13 +546,19 @@ class DualSRHead(keras.layers.Layer):
                 "Expected `DualSRHead` to be called on a list [features, logits]. "
                 f"Received: input_shape={input_shape}"
             )
-        if any(
-            not isinstance(shape, (list, tuple)) or len(shape) != 4
-            for shape in input_shape
-        ):
+        if any(not isinstance(shape, (list, tuple)) for shape in input_shape):
             raise ValueError(
                 "Expected `features` and `logits` of rank 4. Received: "
                 f"input_shape={input_shape}"
+            )
+        for name, shape in zip(("features", "logits"), input_shape, strict=True):
+            _check_rank_4(name, tuple(shape))
+        batches = [shape[0] for shape in input_shape]
+        if None not in batches and batches[0] != batches[1]:
+            raise ValueError(
+                "Expected `features` and `logits` to have the same batch size. "
+                f"Received: features.shape={tuple(input_shape[0])} and "
+                f"logits.shape={tuple(input_shape[1])}"
             )
         features_shape, logits_shape = (
             check_image_shape(
@@ -591,7 +620,7 @@ class DualSRHead(keras.layers.Layer):
             self.transform_norm.build(transformed)
 
     def call(self, inputs, training=None):
-        features, logits = inputs
+        features, logits = self._split_inputs(inputs)
         segmentation = self.upsampler(logits)
         outputs = {"segmentation": segmentation}
         if self.super_resolution:
@@ -635,6 +664,15 @@ class DualSRHead(keras.layers.Layer):
             "decoder_layers": self.decoder_layers,
             "data_format": self.data_format,
         }
+
+
+def _check_rank_4(name, shape):
+    if len(shape) != 4:
+        raise ValueError(
+            f"Expected `{name}` to have rank 4 (batch, height, width, channels; "
+            f"channels first: batch, channels, height, width). Received: "
+            f"{name}.shape={shape}"
+        )
 
 
 def _image_shape(layer, input_shape):

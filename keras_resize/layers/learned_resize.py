@@ -5,6 +5,7 @@ import keras
 from keras_resize.backend import ops
 from keras_resize.layers.base import (
     check_data_format,
+    check_image_input,
     from_channels_last,
     shape_from_channels_last,
     shape_to_channels_last,
@@ -76,7 +77,8 @@ class LearnedResize(PretrainedMixin, keras.layers.Layer):
         `(batch, height, width, channels)` or `(height, width, channels)`
         (channels-first: `(batch, channels, height, width)` or `(channels,
         height, width)`); any spatial size, known or not; the channel count
-        must be known.
+        must be known. The batch may be empty (size 0); a height or width
+        of 0 raises a `ValueError`.
 
     Output shape:
         The input's layout with the configured `(height, width)` and the
@@ -181,6 +183,7 @@ class LearnedResize(PretrainedMixin, keras.layers.Layer):
         )
 
     def _as_batch(self, inputs):
+        check_image_input(inputs, self.data_format)
         inputs = to_channels_last(inputs, self.data_format)
         inputs = ops.cast(inputs, self.compute_dtype)
         rank = len(inputs.shape)
@@ -231,6 +234,7 @@ class LearnedResize(PretrainedMixin, keras.layers.Layer):
         return self._restore(self._resize(x), squeeze)
 
     def compute_output_shape(self, input_shape):
+        check_image_input(input_shape, self.data_format)
         shape = shape_to_channels_last(input_shape, self.data_format)
         check_image_shape(shape, require_channels=True)
         shape = resized_shape(shape, self.height, self.width)

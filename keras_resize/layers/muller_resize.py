@@ -4,6 +4,7 @@ import keras
 import numpy as np
 
 from keras_resize.backend import ops
+from keras_resize.layers.base import check_image_input
 from keras_resize.layers.registry import register_resizer
 from keras_resize.ops import kernels, muller
 from keras_resize.ops.resize import resize
@@ -88,7 +89,8 @@ class MullerResize(PretrainedMixin, keras.layers.Layer):
         `(batch, height, width, channels)` (`(batch, channels, height,
         width)` with `channels_first`), or without the batch axis; any
         spatial size. With `implementation="direct"` or an input of unknown
-        spatial size the channel count must be known.
+        spatial size the channel count must be known. The batch may be
+        empty (size 0); a height or width of 0 raises a `ValueError`.
 
     Output shape:
         the input's shape with the configured `(height, width)`.
@@ -174,6 +176,7 @@ class MullerResize(PretrainedMixin, keras.layers.Layer):
 
     def _to_batch(self, inputs):
         """Cast, add a batch axis if needed, move channels last."""
+        check_image_input(inputs, self.data_format)
         x = ops.cast(inputs, self.compute_dtype)
         rank = len(x.shape)
         if rank not in (3, 4):
@@ -326,6 +329,7 @@ class MullerResize(PretrainedMixin, keras.layers.Layer):
         return self._from_batch(self._base_resize(x, strides), squeeze)
 
     def compute_output_shape(self, input_shape):
+        check_image_input(input_shape, self.data_format)
         input_shape = check_image_shape(input_shape)
         if self.data_format == "channels_first":
             return input_shape[:-2] + (self.height, self.width)

@@ -16,12 +16,13 @@ from keras_resize.layers.base import (
     shape_to_channels_last,
 )
 from keras_resize.layers.dual_sr import UPSAMPLING_MODES, DualSRHead
-from keras_resize.losses import _pool_size, feature_affinity
+from keras_resize.losses import _feature_affinity, _pool_size
 from keras_resize.ops.validation import (
     check_bool,
     check_choice,
     check_non_negative_int,
     check_positive_int,
+    check_same_batch,
 )
 
 # The four settings of the DSRL ablation (paper Table 1), by name.
@@ -376,6 +377,8 @@ class DualSRModel(keras.Model):
                 )
             reconstruction = ops.cast(y_pred["super_resolution"], "float32")
             image = ops.cast(image, "float32")
+            _check_rank("image", image, (4,))
+            check_same_batch("image", image, "super_resolution", reconstruction)
             _check_target_size(
                 "image",
                 self._channels_last(image),
@@ -386,12 +389,13 @@ class DualSRModel(keras.Model):
             total = total + self.super_resolution_weight * super_resolution_loss
         if self.feature_affinity:
             affinity_loss = ops.mean(
-                feature_affinity(
+                _feature_affinity(
                     self._channels_last(y_pred["feature_transform"]),
                     self._channels_last(y_pred["super_resolution"]),
                     subsample=self.feature_affinity_subsample,
                     normalize=self.feature_affinity_normalize,
                     max_positions=self.feature_affinity_max_positions,
+                    names=("feature_transform", "super_resolution"),
                 )
             )
             self.feature_affinity_loss_tracker.update_state(affinity_loss)
@@ -412,7 +416,17 @@ class DualSRModel(keras.Model):
         weighs the pixels (sum of weighted terms / number of pixels).
 
         `logits` are channels-last `(batch, H, W, classes)`; `labels`
-        `(batch, H, W)` or `(batch, H, W, 1)`."""
+        `(batch, H, W)` or `(batch, H, W, 1)`, of the same batch size (a
+        `ValueError` names both shapes otherwise)."""
+        labels = ops.convert_to_tensor(labels)
+        logits = ops.convert_to_tensor(logits)
+        _check_rank("labels", labels, (3, 4))
+        _check_rank("logits", logits, (4,))
+        check_same_batch("labels", labels, "logits", logits)
+        if sample_weight is not None:
+            sample_weight = ops.convert_to_tensor(sample_weight)
+            if len(sample_weight.shape):
+                check_same_batch("sample_weight", sample_weight, "labels", labels)
         labels = _labels(labels)
         logits = ops.cast(logits, "float32")
         valid = ops.ones_like(labels, "float32")
@@ -529,6 +543,15 @@ def _check_weight(name, value):
             f"Expected `{name}` to be a non-negative number. Received: {name}={value!r}"
         )
     return float(value)
+
+
+def _check_rank(name, tensor, ranks):
+    if len(tensor.shape) not in ranks:
+        expected = " or ".join(map(str, ranks))
+        raise ValueError(
+            f"Expected `{name}` to have rank {expected}. Received: "
+            f"{name}.shape={tuple(tensor.shape)}"
+        )
 
 
 def _check_target_size(what, target, prediction):
