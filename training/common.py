@@ -900,45 +900,10 @@ def standard_callbacks(
 
 
 def recalibrate_batch_norm(model, dataset, steps):
-    """Re-estimate the moving statistics of every `BatchNormalization` layer.
+    """`keras_resize.callbacks.recalibrate_batch_norm` (kept for the scripts)."""
+    from keras_resize.callbacks import recalibrate_batch_norm as recalibrate
 
-    Runs `steps` batches of `dataset` through `model` in training mode
-    (forward passes only: no weight changes) with each layer's momentum set
-    so that its moving mean and variance become the exact average of the
-    batch statistics ("precise BN"). On short schedules the exponential
-    moving averages lag the weights, and inference-mode accuracy can fall far
-    below training-mode accuracy; this removes that gap. Layers whose
-    statistics are frozen (non-trainable) are left alone.
-
-    Args:
-        model: a built Keras model.
-        dataset: yields `(inputs, targets)` batches (e.g. the training set).
-        steps: number of batches; 0 does nothing.
-
-    Returns:
-        The number of batches used (0 if the model has no trainable
-        BatchNormalization layer).
-    """
-    layers = [
-        layer
-        for layer in model._flatten_layers()
-        if isinstance(layer, keras.layers.BatchNormalization) and layer.trainable
-    ]
-    if not layers or steps <= 0:
-        return 0
-    momenta = [layer.momentum for layer in layers]
-    used = 0
-    try:
-        for inputs, _ in dataset.take(steps):
-            for layer in layers:
-                # moving = moving * k / (k + 1) + batch / (k + 1): the mean
-                layer.momentum = used / (used + 1)
-            model(inputs, training=True)
-            used += 1
-    finally:
-        for layer, momentum in zip(layers, momenta, strict=True):
-            layer.momentum = momentum
-    return used
+    return recalibrate(model, dataset, steps)
 
 
 def maybe_recalibrate_batch_norm(model, args, strategy, train, log=print):
@@ -1041,9 +1006,7 @@ def count_flops(layer_or_model, input_shape):
     fused = sampling.xla_fusion_enabled()
     sampling.set_xla_fusion(False)
     try:
-        concrete = tf.function(_as_callable(layer_or_model)).get_concrete_function(
-            spec
-        )
+        concrete = tf.function(_as_callable(layer_or_model)).get_concrete_function(spec)
     finally:
         sampling.set_xla_fusion(fused)
     _, graph_def = convert_variables_to_constants_v2_as_graph(concrete)
