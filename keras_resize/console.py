@@ -61,3 +61,40 @@ def quiet_framework_logs():
             absl_logging.set_verbosity(absl_logging.ERROR)
         except ImportError:  # pragma: no cover - absl comes with TensorFlow
             pass
+
+
+# The package's own command-line entry points: their console is quiet from the
+# first import on (the package imports Keras, hence TensorFlow, on import).
+_ENTRY_POINTS = ("keras-resize", "keras_resize.cli", "keras_resize.demo")
+
+
+def _is_entry_point():
+    argv = list(getattr(sys, "orig_argv", sys.argv))
+    program = os.path.basename(argv[0]) if argv else ""
+    if program in _ENTRY_POINTS or sys.argv[0].endswith("keras-resize"):
+        return True
+    return "-m" in argv and argv[argv.index("-m") + 1 :][:1] in (
+        ["keras_resize.cli"],
+        ["keras_resize.demo"],
+    )
+
+
+def import_keras_quietly():
+    """Import Keras for `import keras_resize`, without TensorFlow's startup lines.
+
+    TensorFlow writes C++ log lines while it is imported (`Could not find
+    cuda drivers`, ...), before any log level applies. Unless the user set
+    `TF_CPP_MIN_LOG_LEVEL` (their choice wins: set it to 0 to see them),
+    stderr is pointed at /dev/null during that import only. For the
+    package's own command-line entry points the log levels are also lowered
+    (`quiet_framework_logs`).
+    """
+    if _is_entry_point():
+        quiet_framework_logs()
+        return
+    if "keras" in sys.modules or "TF_CPP_MIN_LOG_LEVEL" in os.environ:
+        import keras  # noqa: F401
+
+        return
+    with _stderr_to_devnull():
+        import keras  # noqa: F401
