@@ -5,10 +5,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 FASHION := /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
-export TF_CPP_MIN_LOG_LEVEL ?= 2
+export TF_CPP_MIN_LOG_LEVEL ?= 3
 export PYTHONHASHSEED ?= 0
 
-.PHONY: venv demo test test-backend test-large fuzz bench lint clean data-debian
+.PHONY: venv demo test test-backend test-large fuzz bench saved-models lint clean data-debian
 
 venv: $(STAMP)
 
@@ -62,6 +62,14 @@ fuzz: $(STAMP)
 
 test-large: $(STAMP)
 	KERAS_BACKEND=tensorflow $(PYTEST) --run-large
+
+# saved_models/: the deployable exports of every preset (SavedModel +
+# builtins-only TFLite, and the export report), rebuilt from keras_resize/presets/.
+saved-models: $(STAMP)
+	rm -rf saved_models/*/
+	for preset in $$($(BIN)/python -c "from keras_resize.presets import list_presets; print(' '.join(list_presets()))"); do \
+		$(BIN)/keras-resize export --preset $$preset --output saved_models/$$preset || exit 1; \
+	done
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.run

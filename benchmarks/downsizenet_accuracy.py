@@ -8,7 +8,7 @@ and seeds, trained with `training.classification`):
    neighbourhoods and 2 or 3 texture convolutions, 3 seeds each. Target:
    DownsizeNet beats bilinear by at least 1 point.
 2. The seed-0 DownsizeNet (bilinear neighbourhood, 2 convs) trained on the
-   digits is shipped in `saved_models/` (manifest entry with task, data,
+   digits is shipped as a preset in `keras_resize/presets/` (metadata with task, data,
    command, metric, sha256) and reused frozen (`trainable=False`) in front of
    a new classifier on a second task: Fashion-MNIST canvases (same canvas
    builder, clothing items instead of digits). Target: the frozen
@@ -68,7 +68,7 @@ def add_arguments(parser):
     parser.add_argument(
         "--no-ship",
         action="store_true",
-        help="do not write the pretrained weights into saved_models/",
+        help="do not write the preset into keras_resize/presets/",
     )
     return parser
 
@@ -161,7 +161,7 @@ def _targets(summary, transfer_summary):
 
 
 def _ship(config, runs, command, log):
-    """Copy the seed-0 pretrained DownsizeNet into saved_models/ + manifest."""
+    """Write the seed-0 pretrained DownsizeNet as a preset (keras_resize/presets/)."""
     from keras_resize import pretrained
     from keras_resize.layers import DownsizeNetResize
 
@@ -280,8 +280,8 @@ def to_markdown(results):
         )
     lines += [
         "",
-        f"Pretrained weights: `saved_models/{PRETRAINED_NAME}.weights.h5` "
-        "(see `saved_models/manifest.json`).",
+        f"Preset: `keras_resize/presets/{PRETRAINED_NAME}/` "
+        "(config.json, model.weights.h5, metadata.json).",
         "",
         "Command:",
         "",

@@ -1,10 +1,10 @@
-"""Reproduce every weight file shipped in `saved_models/` from scratch.
+"""Reproduce every preset shipped in `keras_resize/presets/` from scratch.
 
 Each entry trains one classifier run on the offline digit canvases (256 ->
 64 px, `resnet_tiny`, the schedule of `benchmarks/learned_resize.py`, seed
 0) with the resizer in front, saves the resizer's weights with
-`keras_resize.pretrained.save_weights`, copies them into `saved_models/` and
-writes the manifest entry (layer, arguments, task, data, command, metric,
+`keras_resize.pretrained.save_weights`, writes them as presets and
+writes their config and metadata (layer, arguments, task, data, command, metric,
 sha256, package version):
 
 - `learned-resize-digits-4x`: `LearnedResize` (Talebi & Milanfar);
@@ -52,7 +52,7 @@ def _argv(name, run_dir, verbose):
 
 
 def ship(name, run_dir, command, log=print):
-    """Copy a run's resizer weights into saved_models/ and register them."""
+    """Write a run's resizer weights as a preset."""
     from keras_resize import pretrained
     from keras_resize.layers import get_resizer
 

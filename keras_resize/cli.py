@@ -168,10 +168,14 @@ def _export(args, rest):
 
         model = keras.saving.load_model(path)
     else:
+        if not args.input_size and args.pretrained:
+            from keras_resize import pretrained
+
+            # a preset is exported for the input it was trained on
+            shape = pretrained.info(args.pretrained)["input_shape"]
+            args.input_size, args.channels = tuple(shape[:2]), shape[2]
         if not args.input_size:
-            raise CommandError(
-                "--input-size HEIGHT WIDTH is required with --resizer/--pretrained"
-            )
+            raise CommandError("--input-size HEIGHT WIDTH is required with --resizer")
         layer = _build_resizer(args)
         inputs = keras.Input((*args.input_size, args.channels), name="images")
         model = keras.Model(inputs, layer(inputs))
@@ -186,6 +190,13 @@ def _export(args, rest):
         representative_data=representative,
         verbose=True,
     )
+    import json
+
+    output = Path(args.output)
+    (output / "export_report.json").write_text(
+        json.dumps(report.to_dict(), indent=2, default=str) + "\n"
+    )
+    (output / "export_report.txt").write_text(str(report) + "\n")
     return 0 if report else 1
 
 
@@ -339,7 +350,7 @@ def _list(args, rest):
     for name, description in describe_resizers().items():
         print(f"  {name:20s} {description}")
     names = pretrained.available()
-    print(f"pretrained weights ({pretrained.saved_models_dir()}):")
+    print("presets (keras_resize.presets; Layer.from_preset(name)):")
     for name in names:
         entry = pretrained.info(name)
         print(f"  {name:28s} {entry['layer']}: {entry.get('task', '')}")
@@ -390,7 +401,12 @@ def build_parser():
     )
     source = export.add_mutually_exclusive_group(required=True)
     source.add_argument("--resizer", help="a registered resizer name (see `list`)")
-    source.add_argument("--pretrained", help="a shipped pretrained weight name")
+    source.add_argument(
+        "--preset",
+        "--pretrained",
+        dest="pretrained",
+        help="a preset name (see `list`) or a preset folder",
+    )
     source.add_argument("--model", help="a saved .keras model")
     export.add_argument("--output", required=True, help="output folder")
     export.add_argument(
@@ -424,7 +440,13 @@ def build_parser():
         default=["nearest", "bilinear", "area", "antialias"],
         help="registered resizer names",
     )
-    vis.add_argument("--pretrained", nargs="*", help="pretrained weight names")
+    vis.add_argument(
+        "--preset",
+        "--pretrained",
+        dest="pretrained",
+        nargs="*",
+        help="preset names or folders",
+    )
     vis.add_argument("--size", nargs=2, type=_size, metavar=("HEIGHT", "WIDTH"))
     vis.add_argument("--output", default="demo_outputs/visualize.png")
     vis.set_defaults(handler=_visualize)

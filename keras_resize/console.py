@@ -83,16 +83,16 @@ def import_keras_quietly():
     """Import Keras for `import keras_resize`, without TensorFlow's startup lines.
 
     TensorFlow writes C++ log lines while it is imported (`Could not find
-    cuda drivers`, ...), before any log level applies. Unless the user set
-    `TF_CPP_MIN_LOG_LEVEL` (their choice wins: set it to 0 to see them),
-    stderr is pointed at /dev/null during that import only. For the
+    cuda drivers`, ...), before any log level applies. Unless the user asks
+    for them with `TF_CPP_MIN_LOG_LEVEL=0`, stderr is pointed at /dev/null
+    during that import only. For the
     package's own command-line entry points the log levels are also lowered
     (`quiet_framework_logs`).
     """
     if _is_entry_point():
         quiet_framework_logs()
         return
-    if "keras" in sys.modules or "TF_CPP_MIN_LOG_LEVEL" in os.environ:
+    if "keras" in sys.modules or os.environ.get("TF_CPP_MIN_LOG_LEVEL") == "0":
         import keras  # noqa: F401
 
         return

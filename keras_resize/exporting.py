@@ -364,7 +364,10 @@ def run_tflite(flatbuffer, inputs):
     """
     from ai_edge_litert.interpreter import Interpreter
 
-    runner = Interpreter(model_content=flatbuffer).get_signature_runner(SIGNATURE)
+    from keras_resize.console import _stderr_to_devnull
+
+    with _stderr_to_devnull():  # "INFO: Created TensorFlow Lite XNNPACK delegate"
+        runner = Interpreter(model_content=flatbuffer).get_signature_runner(SIGNATURE)
     details = runner.get_input_details()
     if not isinstance(inputs, dict):
         if len(details) != 1:
@@ -374,7 +377,8 @@ def run_tflite(flatbuffer, inputs):
         name: np.asarray(value).astype(details[name]["dtype"])
         for name, value in inputs.items()
     }
-    outputs = runner(**feed)
+    with _stderr_to_devnull():  # the delegate is applied on the first run
+        outputs = runner(**feed)
     return [outputs[k] for k in sorted(outputs, key=_output_index)]
 
 

@@ -1,67 +1,117 @@
-"""Pretrained resizer weights: a manifest, hash-checked loading, and saving.
+"""Presets: pretrained resizer weights shipped inside the package.
 
-Weights live in the repository's `saved_models/` folder (or the folder named
-by `$KERAS_RESIZE_SAVED_MODELS`), next to `manifest.json`, which holds one
-entry per weight file:
+Each preset is a folder of `keras_resize/presets/` (keras-hub style; the
+folder named by `$KERAS_RESIZE_PRESETS` replaces it), installed with the
+wheel:
 
-```json
-{"downsizenet-digits-4x": {
-    "layer": "DownsizeNetResize",
-    "config": {...},                 # the layer's get_config()
-    "input_shape": [256, 256, 3],    # the input it was built and trained for
-    "file": "downsizenet-digits-4x.weights.h5",
-    "sha256": "...",
-    "task": "...", "data": "...", "command": "...", "metric": {...},
-    "package_version": "0.1.0"}}
+```
+keras_resize/presets/downsizenet-digits-4x/
+    config.json        {"layer": "DownsizeNetResize", "config": {...},
+                        "input_shape": [256, 256, 3]}
+    model.weights.h5   the weights (`save_weights`)
+    metadata.json      {"task", "data", "command", "metric", "sha256",
+                        "package_version", ...}
 ```
 
-`load(name)` builds the layer from its config, checks the file's sha256 and
-loads the weights; a missing or corrupted file raises an error that says so,
-with the command that reproduces it.
+`load(name_or_directory)` builds the layer from its config, checks the
+weights' sha256 and loads them; `Layer.from_preset(...)` does the same for
+one layer class. A missing or corrupted file raises an error that says so,
+with the command that reproduces it. `list_presets()` names them.
 """
 
 import hashlib
 import json
 import os
+import shutil
 from pathlib import Path
 
 import keras
 
 import keras_resize
 
+CONFIG_NAME = "config.json"
+METADATA_NAME = "metadata.json"
+WEIGHTS_NAME = "model.weights.h5"
+# Kept for callers of the previous layout (one manifest for all weights).
 MANIFEST_NAME = "manifest.json"
 
 
-def saved_models_dir():
-    """The folder of the shipped weights and their manifest."""
-    override = os.environ.get("KERAS_RESIZE_SAVED_MODELS")
+def presets_dir():
+    """The folder of the shipped presets (one sub-folder per preset)."""
+    override = os.environ.get("KERAS_RESIZE_PRESETS") or os.environ.get(
+        "KERAS_RESIZE_SAVED_MODELS"
+    )
     if override:
         return Path(override)
-    return Path(__file__).resolve().parents[1] / "saved_models"
+    return Path(__file__).resolve().parent / "presets"
+
+
+saved_models_dir = presets_dir  # the previous name
+
+
+def _is_preset(folder):
+    folder = Path(folder)
+    return (folder / CONFIG_NAME).is_file() and (folder / METADATA_NAME).is_file()
+
+
+def _entry(folder):
+    folder = Path(folder)
+    config = json.loads((folder / CONFIG_NAME).read_text())
+    metadata = json.loads((folder / METADATA_NAME).read_text())
+    return {**metadata, **config, "file": f"{folder.name}/{WEIGHTS_NAME}"}
 
 
 def read_manifest(directory=None):
-    """The manifest as a dict (empty if there is none)."""
-    path = Path(directory or saved_models_dir()) / MANIFEST_NAME
-    if not path.exists():
+    """`{name: entry}` of every preset in `directory` (default `presets_dir()`).
+
+    An entry merges the preset's `config.json` and `metadata.json`, plus
+    `file`, the weights' path relative to `directory`.
+    """
+    directory = Path(directory or presets_dir())
+    if not directory.is_dir():
         return {}
-    return json.loads(path.read_text())
+    return {
+        folder.name: _entry(folder)
+        for folder in sorted(directory.iterdir())
+        if folder.is_dir() and _is_preset(folder)
+    }
 
 
 def available(directory=None):
-    """Names of the pretrained weights in the manifest."""
+    """Names of the presets."""
     return sorted(read_manifest(directory))
 
 
-def info(name, directory=None):
-    """The manifest entry of `name` (task, data, command, metric, ...)."""
+def list_presets(directory=None):
+    """Names of the presets shipped with the package (or in `directory`).
+
+    Example:
+
+    >>> "learned-resize-digits-4x" in list_presets()
+    True
+    """
+    return available(directory)
+
+
+def _resolve(name_or_directory, directory=None):
+    """`(folder, entry)` of a preset given by name or by its folder."""
+    candidate = Path(str(name_or_directory))
+    if _is_preset(candidate):
+        return candidate, _entry(candidate)
+    directory = Path(directory or presets_dir())
     manifest = read_manifest(directory)
-    if name not in manifest:
+    if name_or_directory not in manifest:
         raise ValueError(
-            f"Unknown pretrained weights. Expected one of {sorted(manifest)}. "
-            f"Received: name={name!r}"
+            "Unknown preset. Expected one of "
+            f"{sorted(manifest)} or a preset folder (with {CONFIG_NAME} and "
+            f"{METADATA_NAME}). Received: name={name_or_directory!r}"
         )
-    return manifest[name]
+    return directory / name_or_directory, manifest[name_or_directory]
+
+
+def info(name, directory=None):
+    """The entry of a preset (task, data, command, metric, config, ...)."""
+    return _resolve(name, directory)[1]
 
 
 def sha256_of(path):
@@ -94,13 +144,13 @@ def load_weights(layer, path, input_shape):
 
 
 def load(name, trainable=False, directory=None, **overrides):
-    """Build the layer named `name` in the manifest and load its weights.
+    """Build the layer of a preset and load its weights.
 
     Args:
-        name: a name from `available()`.
+        name: a preset name from `list_presets()`, or a preset folder.
         trainable: whether the returned layer is trainable (frozen by
             default, for reuse in front of another model).
-        directory: the weights folder (default `saved_models_dir()`).
+        directory: the presets folder (default `presets_dir()`).
         **overrides: config values to change (e.g. `height`, `width`: the
             learned weights do not depend on the output size).
 
@@ -108,30 +158,29 @@ def load(name, trainable=False, directory=None, **overrides):
         The built layer with the pretrained weights.
 
     Raises:
-        ValueError: unknown name, or a file whose sha256 does not match the
-            manifest (corrupted or replaced).
+        ValueError: unknown name, or weights whose sha256 does not match the
+            preset's metadata (corrupted or replaced).
         FileNotFoundError: the weight file is missing.
     """
-    directory = Path(directory or saved_models_dir())
-    entry = info(name, directory)
-    path = directory / entry["file"]
+    folder, entry = _resolve(name, directory)
+    path = folder / WEIGHTS_NAME
+    command = entry.get("command", "(no command recorded)")
     if not path.exists():
         raise FileNotFoundError(
-            f"Pretrained weights {name!r} are missing: {path} does not exist. "
-            f"Reproduce them with: {entry.get('command', '(no command recorded)')}"
+            f"Preset {str(name)!r} is missing its weights: {path} does not "
+            f"exist. Reproduce them with: {command}"
         )
     actual = sha256_of(path)
     if actual != entry["sha256"]:
         raise ValueError(
-            f"Pretrained weights {name!r} are corrupted: {path} has sha256 "
-            f"{actual}, the manifest expects {entry['sha256']}. Reproduce them "
-            f"with: {entry.get('command', '(no command recorded)')}"
+            f"Preset {str(name)!r} is corrupted: {path} has sha256 {actual}, "
+            f"its metadata expects {entry['sha256']}. Reproduce it with: {command}"
         )
     cls = keras.saving.get_registered_object(f"keras_resize>{entry['layer']}")
     if cls is None:
         raise ValueError(
-            f"Pretrained weights {name!r} need the layer {entry['layer']!r}, "
-            "which this version of keras_resize does not have."
+            f"Preset {str(name)!r} needs the layer {entry['layer']!r}, which this "
+            "version of keras_resize does not have."
         )
     layer = cls.from_config({**entry["config"], **overrides})
     load_weights(layer, path, entry["input_shape"])
@@ -149,54 +198,77 @@ def register(
     command,
     metric,
     directory=None,
+    extra=None,
 ):
-    """Add (or replace) a manifest entry for weights saved with `save_weights`.
+    """Write (or replace) the preset `name` from weights saved with `save_weights`.
 
-    The weights file must already be in the weights folder; its sha256 is
-    computed here. Returns the entry.
+    The weights file must be inside the presets folder; it is moved to
+    `directory/name/model.weights.h5`, and `config.json` and
+    `metadata.json` (with its sha256 and the package version) are written
+    beside it. `extra` adds metadata keys (a citation, say). Returns the
+    entry.
     """
-    directory = Path(directory or saved_models_dir())
+    directory = Path(directory or presets_dir())
     weights_path = Path(weights_path)
-    if weights_path.parent.resolve() != directory.resolve():
+    if directory.resolve() not in weights_path.resolve().parents:
         raise ValueError(
             f"Expected `weights_path` inside {directory}. Received: "
             f"weights_path={str(weights_path)!r}"
         )
+    folder = directory / name
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / WEIGHTS_NAME
+    if weights_path.resolve() != target.resolve():
+        shutil.move(str(weights_path), str(target))
     config = layer.get_config()
     config.pop("dtype", None)
-    entry = {
+    config_json = {
         "layer": type(layer).__name__,
         "config": config,
         "input_shape": list(input_shape),
-        "file": weights_path.name,
-        "sha256": sha256_of(weights_path),
+    }
+    metadata = {
         "task": task,
         "data": data,
         "command": command,
         "metric": metric,
+        "sha256": sha256_of(target),
         "package_version": keras_resize.__version__,
+        **(extra or {}),
     }
-    manifest = read_manifest(directory)
-    manifest[name] = entry
-    (directory / MANIFEST_NAME).write_text(
-        json.dumps(manifest, indent=2, sort_keys=True) + "\n"
+    (folder / CONFIG_NAME).write_text(
+        json.dumps(config_json, indent=2, sort_keys=True) + "\n"
     )
-    return entry
+    (folder / METADATA_NAME).write_text(
+        json.dumps(metadata, indent=2, sort_keys=True) + "\n"
+    )
+    return _entry(folder)
 
 
 class PretrainedMixin:
-    """Adds `from_pretrained(name, ...)` to a layer class."""
+    """Adds `from_preset(name_or_directory, ...)` (and `from_pretrained`) to a layer."""
+
+    @classmethod
+    def from_preset(cls, preset, trainable=False, **overrides):
+        """Build this layer from a preset (see `keras_resize.pretrained`).
+
+        Args:
+            preset: a preset name (`keras_resize.presets.list_presets()`) or
+                a preset folder.
+            trainable: whether the layer is trainable (frozen by default).
+            **overrides: config values to change (`height`, `width`, ...).
+
+        Raises a ValueError if the preset holds weights of another layer class.
+        """
+        entry = info(preset)
+        if entry["layer"] != cls.__name__:
+            raise ValueError(
+                f"Preset {str(preset)!r} is for {entry['layer']}, not "
+                f"{cls.__name__}. Use keras_resize.pretrained.load({str(preset)!r})."
+            )
+        return load(preset, trainable=trainable, **overrides)
 
     @classmethod
     def from_pretrained(cls, name, trainable=False, **overrides):
-        """Load pretrained weights from the manifest (see `keras_resize.pretrained`).
-
-        Raises a ValueError if `name` holds weights of another layer class.
-        """
-        entry = info(name)
-        if entry["layer"] != cls.__name__:
-            raise ValueError(
-                f"Pretrained weights {name!r} are for {entry['layer']}, not "
-                f"{cls.__name__}. Use keras_resize.pretrained.load({name!r})."
-            )
-        return load(name, trainable=trainable, **overrides)
+        """Alias of `from_preset`."""
+        return cls.from_preset(name, trainable=trainable, **overrides)

@@ -183,7 +183,8 @@ def test_visualize_residuals_are_right(tmp_path):
 def test_list(capsys):
     assert cli.main(["list"]) == 0
     out = capsys.readouterr().out
-    assert "learned" in out and "downsizenet" in out and "pretrained weights" in out
+    assert "learned" in out and "downsizenet" in out and "presets" in out
+    assert "learned-resize-digits-4x" in out
 
 
 def test_the_console_is_quiet(tmp_path):

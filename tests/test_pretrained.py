@@ -1,4 +1,4 @@
-"""Pretrained weights: manifest, hash check, clear errors, shipped files."""
+"""Presets: folders inside the package, hash check, clear errors, shipped files."""
 
 import numpy as np
 import pytest
@@ -11,7 +11,7 @@ IMAGES = np.random.default_rng(0).random((2, 32, 32, 3)).astype("float32")
 
 @pytest.fixture
 def weights_dir(tmp_path, monkeypatch):
-    monkeypatch.setenv("KERAS_RESIZE_SAVED_MODELS", str(tmp_path))
+    monkeypatch.setenv("KERAS_RESIZE_PRESETS", str(tmp_path))
     layer = DownsizeNetResize(8, 8, neighborhood="bicubic", name="resizer")
     layer(IMAGES)
     rng = np.random.default_rng(1)
@@ -48,7 +48,7 @@ def test_round_trip_and_frozen(weights_dir):
 
 def test_corrupted_file_is_refused(weights_dir):
     directory, _ = weights_dir
-    path = directory / "dn-test.weights.h5"
+    path = directory / "dn-test" / "model.weights.h5"
     data = bytearray(path.read_bytes())
     data[-100] ^= 0xFF
     path.write_bytes(bytes(data))
@@ -58,7 +58,7 @@ def test_corrupted_file_is_refused(weights_dir):
 
 def test_missing_file_names_the_command(weights_dir):
     directory, _ = weights_dir
-    (directory / "dn-test.weights.h5").unlink()
+    (directory / "dn-test" / "model.weights.h5").unlink()
     with pytest.raises(FileNotFoundError, match="pytest tests/test_pretrained.py"):
         pretrained.load("dn-test")
 
@@ -66,9 +66,7 @@ def test_missing_file_names_the_command(weights_dir):
 def test_unknown_name_and_wrong_class(weights_dir):
     with pytest.raises(ValueError, match="name='nope'"):
         pretrained.load("nope")
-    with pytest.raises(
-        ValueError, match="are for DownsizeNetResize, not LearnedResize"
-    ):
+    with pytest.raises(ValueError, match="is for DownsizeNetResize, not LearnedResize"):
         LearnedResize.from_pretrained("dn-test")
 
 
@@ -82,9 +80,50 @@ def test_register_refuses_files_outside_the_folder(weights_dir, tmp_path_factory
 
 @pytest.mark.parametrize("name", pretrained.available())
 def test_every_shipped_weight_file_loads(name):
-    """The weights committed in saved_models/ match their manifest entries."""
+    """The presets shipped in keras_resize/presets/ match their metadata."""
     entry = pretrained.info(name)
     layer = pretrained.load(name)
     shape = (1, *entry["input_shape"])
     out = layer(np.random.default_rng(0).random(shape).astype("float32"))
     assert np.all(np.isfinite(out))
+
+
+def test_preset_folder_layout_and_from_preset_by_folder(weights_dir):
+    import json
+
+    directory, original = weights_dir
+    folder = directory / "dn-test"
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "config.json",
+        "metadata.json",
+        "model.weights.h5",
+    ]
+    config = json.loads((folder / "config.json").read_text())
+    metadata = json.loads((folder / "metadata.json").read_text())
+    assert config["layer"] == "DownsizeNetResize" and config["input_shape"] == [
+        32,
+        32,
+        3,
+    ]
+    for key in ("task", "data", "command", "metric", "sha256", "package_version"):
+        assert key in metadata, key
+    # by folder, from anywhere (not only by name)
+    loaded = DownsizeNetResize.from_preset(str(folder))
+    np.testing.assert_allclose(loaded(IMAGES), original(IMAGES), atol=1e-6)
+    assert pretrained.list_presets() == ["dn-test"]
+
+
+def test_shipped_presets_are_inside_the_package():
+    from keras_resize import presets
+
+    names = presets.list_presets()
+    assert {
+        "learned-resize-digits-4x",
+        "downsizenet-digits-4x",
+        "zoom-saliency-digits-4x",
+        "muller-resnet50-imagenet",
+    } <= set(names)
+    root = pretrained.presets_dir()
+    assert root.parent.name == "keras_resize"
+    for name in names:
+        assert (root / name / "model.weights.h5").is_file()

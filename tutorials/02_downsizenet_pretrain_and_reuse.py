@@ -29,8 +29,8 @@ helps another with its weights frozen. Here we
 3. look at the learned coefficients.
 
 The package ships weights trained this way by `make bench`
-(`DownsizeNetResize.from_pretrained("downsizenet-digits-4x")`, see
-`saved_models/manifest.json`) when they have been built.
+(`DownsizeNetResize.from_preset("downsizenet-digits-4x")`, see
+`keras_resize/presets/`).
 """
 
 """

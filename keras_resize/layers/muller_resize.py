@@ -389,17 +389,16 @@ PRESET_REFERENCE = {
 
 
 def write_preset(directory=None):
-    """Write the `muller-resnet50-imagenet` weights file and its manifest entry.
+    """Write the `muller-resnet50-imagenet` preset (weights, config, metadata).
 
-    Reproduces `saved_models/muller-resnet50-imagenet.weights.h5` from the
-    published values (no training). Returns the manifest entry.
+    Reproduces `keras_resize/presets/muller-resnet50-imagenet/` from the
+    published values (no training). Returns the preset's entry.
     """
-    import json
     from pathlib import Path
 
     from keras_resize import pretrained
 
-    directory = Path(directory or pretrained.saved_models_dir())
+    directory = Path(directory or pretrained.presets_dir())
     layer = MullerResize(224, 224, name="resizer")
     input_shape = (448, 448, 3)
     layer.build((None, *input_shape))
@@ -415,7 +414,7 @@ def write_preset(directory=None):
         variable.assign(value)
     path = directory / f"{PRESET}.weights.h5"
     pretrained.save_weights(layer, path, input_shape)
-    pretrained.register(
+    return pretrained.register(
         PRESET,
         layer,
         path,
@@ -437,10 +436,5 @@ def write_preset(directory=None):
             "bias_2": PRESET_VALUES[3],
         },
         directory=directory,
+        extra={"reference": PRESET_REFERENCE},
     )
-    manifest = pretrained.read_manifest(directory)
-    manifest[PRESET]["reference"] = PRESET_REFERENCE
-    (directory / pretrained.MANIFEST_NAME).write_text(
-        json.dumps(manifest, indent=2, sort_keys=True) + "\n"
-    )
-    return manifest[PRESET]
