@@ -275,3 +275,27 @@ def test_runs_dir_and_reuse(tmp_path, monkeypatch):
     args.reuse_runs = False
     common.train_or_reuse(run_dir, Script, ["c"], args, logged.append, "x")
     assert Script.calls == [["a"], ["c"]]
+
+
+def test_learned_resize_short_run_has_no_verdicts():
+    """One seed is a quick look: margins, never MET / NOT MET (issue 13)."""
+    import copy
+    import json
+    from pathlib import Path
+
+    from benchmarks import learned_resize
+
+    path = Path(learned_resize.__file__).parent / "results" / "learned_resize.json"
+    full = json.loads(path.read_text())
+    assert len(full["config"]["seeds"]) == 3
+    assert "MET: " in learned_resize.to_markdown(full)
+    short = copy.deepcopy(full)
+    short["config"]["seeds"] = [0]
+    markdown = learned_resize.to_markdown(short)
+    assert "a short run" in markdown and "no verdict on one seed" in markdown
+    verdicts = [
+        line
+        for line in markdown.splitlines()
+        if "MET" in line and "within 5x bilinear" not in line  # speed, not accuracy
+    ]
+    assert not verdicts, verdicts
