@@ -113,7 +113,14 @@ def reference_axis(profile, pad, fwhm, mode):
     positions = (np.arange(size + 2 * pad) - pad) / (size - 1)
     num = np.convolve(positions * padded, k, mode="valid")
     den = np.convolve(padded, k, mode="valid")
-    return np.clip(2 * num / den - 1, -1, 1)
+    return _clip_reflect(2 * num / den - 1, mode)
+
+
+def _clip_reflect(grid, mode):
+    """ALGORITHMS.md clips to [-1, 1]; the package clips reflect padding only
+    (replicate nodes may lie past the borders, so that the warp stays
+    invertible; see `coarse_grid`)."""
+    return np.clip(grid, -1, 1) if mode == "reflect" else grid
 
 
 def reference_grid(saliency, fwhm, mode, separable):
@@ -136,7 +143,7 @@ def reference_grid(saliency, fwhm, mode, separable):
             den = window.sum()
             grid[i, j, 0] = (window * px[None, j : j + 2 * pad + 1]).sum() / den
             grid[i, j, 1] = (window * py[i : i + 2 * pad + 1, None]).sum() / den
-    return np.clip(2 * grid - 1, -1, 1)
+    return _clip_reflect(2 * grid - 1, mode)
 
 
 def brute_force_inverse(grid, qx, qy):

@@ -33,7 +33,9 @@ from keras_resize.ops.validation import (
     check_bool,
     check_choice,
     check_image_shape,
+    check_non_empty_spatial,
     check_positive_int,
+    check_same_batch,
     check_size,
     resized_shape,
     static_or_dynamic_shape,
@@ -139,6 +141,16 @@ class Zoom(TFDataMixin, PretrainedMixin, keras.layers.Layer):
     With `return_grid=True` the layer also returns the coarse grid, for
     `Unzoom` and for unwarping boxes (`warp.unwarp_boxes`).
 
+    Bad saliency values (NaN, inf, negative, all zero) raise a `ValueError`
+    in eager calls; inside `predict`, `tf.function`, `jax.jit`, XLA or
+    TFLite they cannot be checked and follow the graph-mode policy of
+    `keras_resize.ops.warp.coarse_grid` instead (rescaled by the maximum,
+    raised to a small floor, NaN and negative values count as 0, a map of
+    zeros is the identity warp), so the output is never NaN. Images of
+    zero height or width, and a saliency whose batch is neither the
+    images' nor 1, raise a `ValueError`; an empty batch gives an empty
+    batch.
+
     Args:
         height: output height, a positive int.
         width: output width, a positive int.
@@ -150,7 +162,9 @@ class Zoom(TFDataMixin, PretrainedMixin, keras.layers.Layer):
         fwhm: full width at half maximum of the attraction Gaussian, in grid
             nodes (LZU: 10; larger is a stronger warp).
         padding: `"reflect"` (anti-crop: nothing is cropped) or
-            `"replicate"`.
+            `"replicate"` (may crop, or show the replicated border: its
+            nodes are not clipped to the image, so the warp stays
+            invertible; see `keras_resize.ops.warp.coarse_grid`).
         separable: separable warp (keeps boxes axis-aligned; the fast path).
         interpolation: `"bilinear"` or `"nearest"`.
         return_grid: also return the `(batch, grid_height, grid_width, 2)`
@@ -315,6 +329,13 @@ class Zoom(TFDataMixin, PretrainedMixin, keras.layers.Layer):
 
     def call(self, inputs, saliency=None):
         images, squeeze = as_image_batch(to_channels_last(inputs, self.data_format))
+        check_non_empty_spatial("images", images)
+        if saliency is not None:
+            saliency = ops.convert_to_tensor(saliency)
+            if len(saliency.shape) == 3:
+                check_same_batch(
+                    "images", images, "saliency", saliency, allow_broadcast=True
+                )
         images = ops.cast(images, self.compute_dtype)
         shape = static_or_dynamic_shape(images)
         size = (self.height, self.width)
@@ -433,6 +454,13 @@ class Unzoom(TFDataMixin, keras.layers.Layer):
     call as the coarse grid of a `Zoom(..., return_grid=True)`:
     `Unzoom()(features, grid)`.
 
+    A grid given per call is inverted through its monotone envelope (the
+    running maximum of every node row in x and column in y): the grid of
+    any `Zoom` is monotone, and a folded grid (which cannot be checked in
+    graph mode) gives a finite result instead of NaN. Maps of zero height
+    or width, and a grid whose batch is neither the maps' nor 1, raise a
+    `ValueError`; an empty batch gives an empty batch.
+
     Args:
         saliency: `None` (the grid is passed to every call), `"uniform"`,
             or the fixed `(grid_height, grid_width)` saliency of the zoom.
@@ -546,6 +574,9 @@ class Unzoom(TFDataMixin, keras.layers.Layer):
     def _unzoom_one(self, features, grid):
         features = to_channels_last(features, self.data_format, "features")
         features, squeeze = as_image_batch(features, "features")
+        check_non_empty_spatial("features", features)
+        if grid is not None and len(grid.shape) == 4:
+            check_same_batch("features", features, "grid", grid, allow_broadcast=True)
         features = ops.cast(features, self.compute_dtype)
         shape = static_or_dynamic_shape(features)
         static = isinstance(shape[1], int) and isinstance(shape[2], int)

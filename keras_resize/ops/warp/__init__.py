@@ -20,8 +20,10 @@ module per topic:
   `fixed_inverse` (float64 numpy grids computed once, for fixed warps);
 - `geometry`: `warp_boxes` / `unwarp_boxes`, `warp_keypoints` /
   `unwarp_keypoints`, `warp_masks` / `unwarp_masks`;
-- `checks`: constants (`GRID_SHAPE`, `DEFAULT_FWHM`, `UNCOVERED`, ...) and
-  argument checks.
+- `checks`: constants (`GRID_SHAPE`, `DEFAULT_FWHM`, `UNCOVERED`, ...),
+  argument checks and the graph-mode policy for values that cannot be
+  checked in traced functions (`sanitize_saliency`, `monotone_nodes`;
+  see that module's docstring).
 
 Every op is written with `keras.ops` (through `keras_resize.backend.ops`):
 matmuls, comparisons, gathers and arithmetic (no `searchsorted`, no loops
@@ -58,6 +60,7 @@ from keras_resize.ops.warp.checks import (
     GRID_SHAPE,
     INTERPOLATIONS,
     PADDINGS,
+    SALIENCY_FLOOR,
     UNCOVERED,
     as_boxes,
     as_grid,
@@ -68,6 +71,8 @@ from keras_resize.ops.warp.checks import (
     check_valid_region,
     concrete_value,
     float_dtype,
+    monotone_nodes,
+    sanitize_saliency,
 )
 from keras_resize.ops.warp.geometry import (
     forward_points,
@@ -132,6 +137,7 @@ __all__ = [
     "GRID_SHAPE",
     "INTERPOLATIONS",
     "PADDINGS",
+    "SALIENCY_FLOOR",
     "UNCOVERED",
     "as_boxes",
     "as_feature_batch",
@@ -164,10 +170,12 @@ __all__ = [
     "jitter_boxes",
     "kde_saliency",
     "learned_kde_parameter",
+    "monotone_nodes",
     "nonseparable_inverse",
     "numpy_ops",
     "resample_inverse",
     "saliency_to_grid",
+    "sanitize_saliency",
     "segment_index",
     "separable_axes",
     "separable_inverse_axes",

@@ -1,10 +1,27 @@
 """Constants, argument checks and conversions shared by the warp modules.
 
 Every check raises a `ValueError` naming the argument and the received value.
-Checks of values (a saliency map must be non-negative, boxes must not be
-inverted) run whenever the values are concrete (numpy input, eager tensors);
-inside a traced function (`tf.function`, `jax.jit`, `torch.compile`, a Keras
-symbolic call) only the static shape checks run.
+Checks of shapes and python arguments are static and always run. Checks of
+values (a saliency map must be finite and non-negative, boxes finite and
+not inverted) run whenever the values are concrete (numpy input, eager
+tensors). Inside a traced function (`tf.function`, `jax.jit`,
+`torch.compile`, `model.predict`, XLA, TFLite) values cannot be checked,
+and the ops follow a documented **graph-mode policy** instead, so that the
+result is never NaN for finite input:
+
+- saliency: NaN and negative values are raised to a small positive floor
+  (`SALIENCY_FLOOR` times the map's maximum), `+inf` is clamped to the
+  dtype's largest value, and every map is rescaled by its maximum before
+  the attraction kernel (so `1e38` cannot overflow); a map of zeros or
+  NaNs is uniform (the identity warp). The floor and the rescaling also
+  apply to valid input, where the rescaling changes nothing (the warp is
+  scale invariant) and the floor only lifts values below `1e-6` of the
+  maximum (zeros), which keeps every node's weight positive;
+- boxes: inverted corners are reordered (`x1, x2 = min, max`); boxes with
+  NaN coordinates are ignored by `kde_saliency`;
+- grids given to an inverse: folded (non-monotone) node rows and columns
+  are replaced by their monotone envelope (the cumulative maximum along
+  the axis), see `monotone_nodes`.
 """
 
 import math
@@ -32,6 +49,10 @@ BOX_FORMATS = ("xyxy", "yxyx")
 
 INTERPOLATIONS = ("bilinear", "nearest")
 """Interpolations of `zoom` and `unzoom` (`"nearest"` for masks and labels)."""
+
+SALIENCY_FLOOR = 1e-6
+"""Smallest saliency relative to the map's maximum (see the module docstring:
+zeros, negative values and NaN are raised to it)."""
 
 UNCOVERED = -3.0
 """Extent coordinate that inverse grids hold where no tile of the warp covers
@@ -178,9 +199,10 @@ def as_saliency(saliency):
     """Check a saliency map and return it as a `(batch, gh, gw)` float tensor.
 
     Rank-2 input `(grid_height, grid_width)` gets a batch axis of 1 (a
-    shared warp). Values must be non-negative with a positive sum per map;
-    this is checked whenever the values are known (numpy arrays, eager
-    tensors). float64 input stays float64 (where the backend has float64),
+    shared warp). Values must be finite and non-negative with a positive
+    sum per map; this is checked whenever the values are known (numpy
+    arrays, eager tensors). Traced values follow the graph-mode policy of
+    `sanitize_saliency` (applied by the attraction kernel in both modes). float64 input stays float64 (where the backend has float64),
     anything else becomes float32.
     """
     if not ops.is_tensor(saliency) and not _is_foreign_tensor(saliency):
@@ -224,6 +246,50 @@ def as_saliency(saliency):
     return saliency
 
 
+def sanitize_saliency(saliency, xp=ops):
+    """The graph-mode policy for saliency values (see the module docstring).
+
+    `(batch, gh, gw)` float saliency -> the same maps, NaN and negative
+    values set to 0, `+inf` clamped to the dtype's largest value, each map
+    divided by its maximum and raised to `SALIENCY_FLOOR`. Values in
+    `[SALIENCY_FLOOR, 1]`; a map of zeros becomes uniform.
+    """
+    dtype = dtype_name(saliency)
+    info = np.finfo(dtype)
+    zero = xp.zeros_like(saliency)
+    saliency = xp.where(saliency >= 0, saliency, zero)  # NaN >= 0 is False
+    largest = xp.full_like(saliency, float(info.max))
+    saliency = xp.where(saliency <= largest, saliency, largest)
+    peak = xp.max(saliency, axis=(1, 2), keepdims=True)
+    tiny = xp.full_like(peak, float(info.tiny))
+    peak = xp.where(peak >= tiny, peak, tiny)
+    # two steps through sqrt(peak): XLA computes x / y as x * (1 / y), and
+    # 1 / peak is subnormal (flushed to zero on CPU) for peaks above ~1e38
+    root = xp.sqrt(peak)
+    saliency = (saliency / root) / root
+    floor = xp.full_like(saliency, SALIENCY_FLOOR)
+    return xp.where(saliency >= floor, saliency, floor)
+
+
+def monotone_nodes(nodes, xp=ops):
+    """The monotone envelope of node coordinates along the last axis.
+
+    The running (cumulative) maximum: non-decreasing node coordinates are
+    returned unchanged; where a folded grid steps back, the node is held at
+    the largest coordinate so far (a flat segment, which the inverses skip).
+    This is what the inverses do with a folded grid in graph mode (where
+    its values cannot be checked), so that they stay finite. Written as a
+    masked maximum over a `(g, g)` lower-triangular mask (no loops).
+    """
+    dtype = dtype_name(nodes)
+    size = nodes.shape[-1]
+    mask = xp.convert_to_tensor(np.tril(np.ones((size, size), bool)))
+    lowest = xp.full_like(xp.expand_dims(nodes, -2), float(np.finfo(dtype).min))
+    # [..., j, k] = nodes[..., k] for k <= j
+    values = xp.where(mask, xp.expand_dims(nodes, -2), lowest)
+    return xp.max(values, axis=-1)
+
+
 def as_grid(grid, name="grid"):
     """Return a coarse grid as a `(batch, gh, gw, 2)` float tensor.
 
@@ -262,10 +328,13 @@ def from_box_columns(x1, y1, x2, y2, box_format):
     return ops.stack([y1, x1, y2, x2], axis=-1)
 
 
-def as_boxes(boxes, box_format, name="boxes"):
+def as_boxes(boxes, box_format, name="boxes", reorder=True):
     """Boxes as a float tensor `(..., 4)`.
 
-    `x2 < x1` or `y2 < y1` raise when the values are known.
+    Non-finite coordinates and inverted boxes (`x2 < x1` or `y2 < y1`) raise
+    when the values are known. With `reorder` (graph-mode policy), the
+    corners are returned sorted (`x1, x2 = min, max`, same for y): a no-op
+    for valid boxes, a fix for inverted ones inside traced functions.
     """
     check_choice("box_format", box_format, BOX_FORMATS)
     value = concrete_value(boxes)
@@ -276,6 +345,11 @@ def as_boxes(boxes, box_format, name="boxes"):
         )
     if value is not None:
         value = np.asarray(value, np.float64).reshape(-1, 4)
+        if not np.all(np.isfinite(value)):
+            raise ValueError(
+                f"Expected `{name}` to be finite. Received NaN or inf in "
+                f"{int((~np.isfinite(value)).any(-1).sum())} box(es)"
+            )
         if box_format == "yxyx":
             value = value[:, [1, 0, 3, 2]]
         bad = (value[:, 2] < value[:, 0]) | (value[:, 3] < value[:, 1])
@@ -286,6 +360,15 @@ def as_boxes(boxes, box_format, name="boxes"):
                 f"{box_format!r}, (x1, y1, x2, y2) = {first}). Received: "
                 f"{name} with {int(bad.sum())} inverted box(es)"
             )
+    if reorder:
+        x1, y1, x2, y2 = box_columns(boxes, box_format)
+        boxes = from_box_columns(
+            minimum(x1, x2),
+            minimum(y1, y2),
+            maximum(x1, x2),
+            maximum(y1, y2),
+            box_format,
+        )
     return boxes
 
 

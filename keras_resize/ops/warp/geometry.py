@@ -15,7 +15,12 @@ import keras
 
 from keras_resize.backend import ops
 from keras_resize.ops.sampling import sample
-from keras_resize.ops.validation import check_size
+from keras_resize.ops.validation import (
+    check_bool,
+    check_non_empty_spatial,
+    check_same_batch,
+    check_size,
+)
 from keras_resize.ops.warp.checks import (
     as_boxes,
     as_float_tensor,
@@ -99,11 +104,13 @@ def _as_points(points, name="keypoints"):
 
 def _map_points(points, grid, from_size, to_size, direction, separable):
     grid = as_grid(grid)
+    check_bool("separable", separable)
     from_size = check_size(from_size, "from_size")
     to_size = check_size(to_size, "to_size")
     squeeze = rank(points) == 2
     if squeeze:
         points = ops.expand_dims(points, 0)
+    check_same_batch("keypoints", points, "grid", grid, allow_broadcast=True)
     extent = _points_in(ops.cast(points, dtype_name(grid)), from_size)
     if direction == "forward":
         mapped = forward_points(extent, grid)
@@ -190,6 +197,7 @@ def _map_boxes(
     boxes, grid, from_size, to_size, direction, separable, box_format, valid
 ):
     boxes = as_boxes(boxes, box_format)
+    check_bool("separable", separable)
     if rank(boxes) not in (2, 3):
         raise ValueError(
             "Expected `boxes` of shape (batch, n, 4) or (n, 4). Received: "
@@ -200,6 +208,17 @@ def _map_boxes(
     if squeeze:
         corners = ops.expand_dims(corners, 0)
     grid = as_grid(grid)
+    check_same_batch("boxes", corners, "grid", grid, allow_broadcast=True)
+    if valid is not None:
+        valid = ops.convert_to_tensor(valid)
+        if tuple(valid.shape) != tuple(boxes.shape[:-1]) and None not in tuple(
+            valid.shape
+        ) + tuple(boxes.shape[:-1]):
+            raise ValueError(
+                "Expected `valid` to have the shape of `boxes` without its "
+                f"last axis. Received: valid.shape={tuple(valid.shape)} and "
+                f"boxes.shape={tuple(boxes.shape)}"
+            )
     from_size = check_size(from_size, "from_size")
     to_size = check_size(to_size, "to_size")
     extent = _points_in(ops.cast(corners, dtype_name(grid)), from_size)
@@ -309,6 +328,7 @@ def _as_mask_batch(masks):
     dtype = dtype_name(masks)
     if mask_rank == 3:
         masks = ops.expand_dims(masks, -1)
+    check_non_empty_spatial("masks", masks)
     work = ops.cast(masks, "float64" if dtype == "float64" else "float32")
     return work, dtype, mask_rank == 3
 
@@ -347,6 +367,7 @@ def warp_masks(masks, grid, zoomed_size, separable=True):
     Convention: extent coordinates for the grid (see `keras_resize.ops.warp`).
     """
     work, dtype, squeeze = _as_mask_batch(masks)
+    check_same_batch("masks", work, "grid", as_grid(grid), allow_broadcast=True)
     out = zoom(work, grid, zoomed_size, separable=separable, interpolation="nearest")
     return _restore_mask(out, dtype, squeeze)
 
@@ -384,6 +405,7 @@ def unwarp_masks(
     Convention: extent coordinates for the grid (see `keras_resize.ops.warp`).
     """
     work, dtype, squeeze = _as_mask_batch(masks)
+    check_same_batch("masks", work, "grid", as_grid(grid), allow_broadcast=True)
     out = unzoom(
         work,
         grid,

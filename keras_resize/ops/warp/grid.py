@@ -23,7 +23,7 @@ from keras_resize.ops.sampling import (
     resample_separable,
     to_index_space,
 )
-from keras_resize.ops.validation import check_choice, check_size
+from keras_resize.ops.validation import check_bool, check_choice, check_size
 from keras_resize.ops.warp.checks import (
     DEFAULT_FWHM,
     PADDINGS,
@@ -32,6 +32,7 @@ from keras_resize.ops.warp.checks import (
     check_fwhm,
     dtype_name,
     matmul,
+    sanitize_saliency,
 )
 
 _LOG2 = math.log(2.0)
@@ -74,12 +75,20 @@ def attraction_matrices(size, pad, fwhm, padding):
     return offset, weight
 
 
-def _attract(numerator, denominator, base, xp):
-    """`base + num / den`, the identity position where `den == 0`."""
+def _attract(numerator, denominator, base, clip, xp):
+    """`base + num / den`, the identity position where `den == 0`.
+
+    With `clip` (reflect padding) the result is clipped to `[-1, 1]`, which
+    only removes rounding there (the end nodes are exactly the borders).
+    Replicate padding is not clipped: its nodes may lie past the borders,
+    and clipping them would collapse nodes onto the border (a warp that
+    cannot be inverted).
+    """
     positive = denominator > 0
     safe = xp.where(positive, denominator, xp.ones_like(denominator))
     shift = xp.where(positive, numerator / safe, xp.zeros_like(safe))
-    return xp.clip(2.0 * (base + shift) - 1.0, -1.0, 1.0)
+    position = 2.0 * (base + shift) - 1.0
+    return xp.clip(position, -1.0, 1.0) if clip else position
 
 
 def attraction_grid(saliency, fwhm, padding, separable, xp=ops):
@@ -95,6 +104,8 @@ def attraction_grid(saliency, fwhm, padding, separable, xp=ops):
     dtype = dtype_name(saliency)
     grid_height, grid_width = saliency.shape[1], saliency.shape[2]
     pad = min(grid_height, grid_width) - 1
+    saliency = sanitize_saliency(saliency, xp)
+    clip = padding == "reflect"
 
     def constant(value):
         return xp.convert_to_tensor(np.asarray(value).astype(dtype))
@@ -110,12 +121,14 @@ def attraction_grid(saliency, fwhm, padding, separable, xp=ops):
             matmul(sx, constant(offset_x), "bi,ij->bj", xp),
             matmul(sx, constant(weight_x), "bi,ij->bj", xp),
             base_x,
+            clip,
             xp,
         )
         y = _attract(
             matmul(sy, constant(offset_y), "bi,ij->bj", xp),
             matmul(sy, constant(weight_y), "bi,ij->bj", xp),
             base_y,
+            clip,
             xp,
         )
         batch = list(xp.shape(saliency))[0]
@@ -134,8 +147,8 @@ def attraction_grid(saliency, fwhm, padding, separable, xp=ops):
         xp,
     )
     num_y = matmul(constant(offset_y.T), s_weight_x, "ij,bjk->bik", xp)
-    x = _attract(num_x, den, base_x, xp)
-    y = _attract(num_y, den, xp.expand_dims(base_y, -1), xp)
+    x = _attract(num_x, den, base_x, clip, xp)
+    y = _attract(num_y, den, xp.expand_dims(base_y, -1), clip, xp)
     return xp.stack([x, y], axis=-1)
 
 
@@ -156,10 +169,26 @@ def coarse_grid(saliency, fwhm=DEFAULT_FWHM, padding="reflect", separable=True):
     The nonseparable warp uses the 2-D Gaussian `k(s) k(t)` and 2-D
     padding. `padding="reflect"` (tf.pad `REFLECT`, not `SYMMETRIC`) is
     FOVEA's anti-crop: the end nodes land exactly on -1 / +1 and nothing is
-    cropped; `"replicate"` repeats the edge saliency and may crop. Uniform
-    saliency gives the identity warp. The result is differentiable with
-    respect to `saliency`; the kernel (padding folded in) is a pair of
-    constant matrices, so the op is a few small matmuls.
+    cropped. `"replicate"` repeats the edge saliency: it may crop (end
+    nodes inside the image) or extend past the borders; its nodes are
+    **not clipped** to `[-1, 1]` (our reading: Recasens' release clips, which
+    collapses nodes onto the border and makes the warp non-invertible), so
+    the nodes are strictly increasing along each axis and every warp is
+    invertible; `zoom` clamps samples past a border to the edge pixels
+    (the replicated border). Uniform saliency gives the identity warp. The
+    result is differentiable with respect to `saliency`; the kernel
+    (padding folded in) is a pair of constant matrices, so the op is a few
+    small matmuls.
+
+    Graph-mode policy (values cannot be checked inside `tf.function`,
+    `jax.jit`, `predict`, XLA or TFLite; eager and numpy input raise a
+    `ValueError` for NaN, inf, negative values or a map of zeros instead):
+    the saliency is rescaled by its maximum and raised to a floor of
+    `SALIENCY_FLOOR` (1e-6) times the maximum, NaN and negative values
+    count as 0 (so the floor) and `+inf` as the largest float, so the grid
+    is finite for any input and a map of zeros or NaNs is the identity
+    warp. The rescaling and the floor apply in eager mode too (the warp is
+    scale invariant; the floor only lifts values below 1e-6 of the maximum).
 
     Args:
         saliency: `(batch, gh, gw)` or `(gh, gw)`, non-negative, not all
@@ -183,6 +212,7 @@ def coarse_grid(saliency, fwhm=DEFAULT_FWHM, padding="reflect", separable=True):
     """
     fwhm = check_fwhm(fwhm)
     check_choice("padding", padding, PADDINGS)
+    check_bool("separable", separable)
     saliency = as_saliency(saliency)
     return attraction_grid(saliency, fwhm, padding, separable)
 

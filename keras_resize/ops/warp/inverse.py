@@ -6,19 +6,28 @@ they compile under XLA and `jax.jit` and convert to TFLite with builtin ops.
 The arithmetic takes a namespace `xp` (`keras_resize.backend.ops`, or
 `numpy_ops` for float64 inverses of fixed warps computed ahead of time).
 
+Folded grids: the inverses need node rows that increase in x and node
+columns that increase in y (every attraction warp has them). A folded grid
+(e.g. a hand-made or corrupted one given to `Unzoom`) cannot be checked
+inside a traced function, so the inverses always use its monotone
+envelope (`monotone_nodes`, the running maximum along each axis): they stay
+finite and invert the envelope's warp, which equals the grid where it is
+not folded.
+
 Convention: extent coordinates (see `keras_resize.ops.warp`).
 """
 
 import numpy as np
 
 from keras_resize.backend import ops
-from keras_resize.ops.validation import check_size
+from keras_resize.ops.validation import check_bool, check_size
 from keras_resize.ops.warp.checks import (
     UNCOVERED,
     as_grid,
     check_valid_region,
     dtype_name,
     maximum,
+    monotone_nodes,
 )
 from keras_resize.ops.warp.grid import separable_axes
 from keras_resize.ops.warp.numpy_ops import numpy_ops
@@ -53,7 +62,8 @@ def invert_axis(nodes, queries, xp=ops):
 
     Args:
         nodes: `(b, g)` extent coordinates in the original frame of the
-            zoomed nodes `k / (g - 1)`, non-decreasing.
+            zoomed nodes `k / (g - 1)`, non-decreasing (else their
+            monotone envelope is inverted, see `monotone_nodes`).
         queries: `(b, q)` (or `(1, q)`, broadcast) extent coordinates in the
             original frame.
         xp: `keras_resize.backend.ops` or `numpy_ops`.
@@ -63,6 +73,7 @@ def invert_axis(nodes, queries, xp=ops):
         mask of the queries the warp covers.
     """
     grid_size = nodes.shape[-1]
+    nodes = monotone_nodes(nodes, xp)  # folded grids: the monotone envelope
     batch = list(xp.shape(nodes))[0]
     queries = xp.broadcast_to(queries, [batch, list(xp.shape(queries))[1]])
     segment = segment_index(nodes, queries, grid_size, xp)
@@ -296,7 +307,41 @@ def _solve_tile(v00, v01, v10, v11, point, tolerance, xp):
     m = xp.where(linear, m_lin, m_quad)
     outside = xp.where(linear, out_lin, out_quad)
     inside = outside <= tolerance
+    l_value, m = xp.clip(l_value, 0.0, 1.0), xp.clip(m, 0.0, 1.0)
+    for _ in range(2):
+        l_value, m = _newton_step(l_value, m, ma, vb, vc, vd, xp)
     return xp.clip(l_value, 0.0, 1.0), xp.clip(m, 0.0, 1.0), inside
+
+
+def _newton_step(l_value, m, ma, vb, vc, vd, xp):
+    """One Newton step on `F(l, m) = Ma + l vb + m vc + l m vd = 0`.
+
+    The closed form loses digits to cancellation in float32 (up to ~1e-3
+    of a tile where the warp magnifies strongly); Newton steps on the
+    residual, which is computed relative to `v00` (`Ma = v00 - point`, no
+    large offsets), bring the root back to rounding level. A step is kept
+    only where it lowers the residual, so it never makes a root worse.
+    """
+    lx, mx = xp.expand_dims(l_value, -1), xp.expand_dims(m, -1)
+    residual = ma + lx * vb + mx * vc + (lx * mx) * vd
+    d_l = vb + mx * vd
+    d_m = vc + lx * vd
+    det = _cross(d_l, d_m)
+    step_l, ok = _safe_divide(_cross(residual, d_m), det, xp)
+    step_m, _ = _safe_divide(_cross(d_l, residual), det, xp)
+    new_l = l_value - step_l
+    new_m = m - step_m
+    nlx, nmx = xp.expand_dims(new_l, -1), xp.expand_dims(new_m, -1)
+    new_residual = ma + nlx * vb + nmx * vc + (nlx * nmx) * vd
+
+    def size(r):
+        return xp.abs(r[..., 0]) + xp.abs(r[..., 1])
+
+    better = xp.logical_and(ok, size(new_residual) < size(residual))
+    # small steps only: a step out of the tile means another tile's root
+    small = xp.logical_and(xp.abs(step_l) < 0.5, xp.abs(step_m) < 0.5)
+    better = xp.logical_and(better, small)
+    return xp.where(better, new_l, l_value), xp.where(better, new_m, m)
 
 
 def _tile_tolerance(dtype):
@@ -327,7 +372,11 @@ def invert_tiles(grid, qx, qy, rectilinear, xp=ops):
     """
     grid_height, grid_width = grid.shape[1], grid.shape[2]
     dtype = dtype_name(grid)
-    gx, gy = grid[..., 0], grid[..., 1]
+    # folded grids: the monotone envelope of every row (x) and column (y)
+    gx = monotone_nodes(grid[..., 0], xp)
+    gy = xp.transpose(
+        monotone_nodes(xp.transpose(grid[..., 1], (0, 2, 1)), xp), (0, 2, 1)
+    )
     # rows of nodes: monotone in x; columns of nodes: monotone in y
     row_y = _polyline_values(gx, gy, qx, grid_width, xp)  # (b, gh, Qx)
     col_x = _polyline_values(
@@ -468,6 +517,7 @@ def inverse_for_resampling(grid, height, width, separable=True, valid_fraction=N
     Convention: extent coordinates (see `keras_resize.ops.warp`).
     """
     grid = as_grid(grid)
+    check_bool("separable", separable)
     fraction_y, fraction_x = valid_fraction or (1.0, 1.0)
     if not separable:
         return nonseparable_inverse(grid, height, width, fraction_y, fraction_x)
@@ -482,7 +532,7 @@ def invert_grid(grid, output_size, separable=True, valid_size=None, padded_size=
 
     Convention: extent coordinates (see `keras_resize.ops.warp`).
     """
-    if separable:
+    if check_bool("separable", separable):
         return invert_separable_grid(grid, output_size, valid_size, padded_size)
     return invert_nonseparable_grid(grid, output_size, valid_size, padded_size)
 
@@ -497,7 +547,7 @@ def invert_numpy(grid, output_size, separable=True, valid_fraction=None):
     grid = np.asarray(grid, np.float64)
     height, width = check_size(output_size, "output_size")
     fraction_y, fraction_x = valid_fraction or (1.0, 1.0)
-    if separable:
+    if check_bool("separable", separable):
         x_nodes, y_nodes = separable_axes(grid)
         return separable_inverse_axes(
             x_nodes, y_nodes, height, width, fraction_y, fraction_x, xp=numpy_ops

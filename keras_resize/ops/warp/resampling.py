@@ -14,7 +14,14 @@ import numpy as np
 
 from keras_resize.backend import ops
 from keras_resize.ops.sampling import sample, sample_separable
-from keras_resize.ops.validation import as_image_batch, check_choice, check_size
+from keras_resize.ops.validation import (
+    as_image_batch,
+    check_bool,
+    check_choice,
+    check_non_empty_spatial,
+    check_same_batch,
+    check_size,
+)
 from keras_resize.ops.warp.checks import (
     DEFAULT_FWHM,
     INTERPOLATIONS,
@@ -65,6 +72,11 @@ def zoom(
     Returns:
         `(batch, out_height, out_width, channels)` (rank 3 for rank-3 input).
 
+    Raises:
+        ValueError: for images of zero height or width, or a grid whose
+            batch is neither the images' nor 1 (an empty batch of images is
+            valid and gives an empty batch).
+
     Example:
 
     >>> images = np.random.default_rng(0).random((2, 40, 60, 3)).astype("float32")
@@ -79,9 +91,12 @@ def zoom(
     `keras_resize.ops.resize`.
     """
     check_choice("interpolation", interpolation, INTERPOLATIONS)
+    check_bool("separable", separable)
     height, width = check_size(output_size, "output_size")
     images, squeeze = as_image_batch(images)
+    check_non_empty_spatial("images", images)
     grid = as_grid(grid)
+    check_same_batch("images", images, "grid", grid, allow_broadcast=True)
     shape = list(ops.shape(images))
     if separable:
         x_nodes, y_nodes = separable_axes(grid)
@@ -116,6 +131,7 @@ def as_feature_batch(features):
         )
     if not keras.backend.is_float_dtype(features.dtype):
         features = ops.cast(features, "float32")
+    check_non_empty_spatial("features", features)
     return features, squeeze
 
 
@@ -153,7 +169,14 @@ def resample_inverse(features, inverse, interpolation="bilinear", valid_fraction
         return minimum(maximum(from_extent(coordinates, size, "pixel"), 0.5), high)
 
     if isinstance(inverse, (tuple, list)):
+        if len(inverse) != 2:
+            raise ValueError(
+                "Expected `inverse` to be a dense grid or a pair (x, y). "
+                f"Received: a sequence of length {len(inverse)}"
+            )
         x, y = (ops.cast(v, position_dtype) for v in inverse)
+        check_same_batch("features", features, "inverse x", x, allow_broadcast=True)
+        check_same_batch("features", features, "inverse y", y, allow_broadcast=True)
         x_covered = ops.cast(x > threshold, dtype)
         y_covered = ops.cast(y > threshold, dtype)
         x_pixels = pixels(x, shape[2], fraction_x)
@@ -170,6 +193,7 @@ def resample_inverse(features, inverse, interpolation="bilinear", valid_fraction
         )
     else:
         inverse = ops.cast(inverse, position_dtype)
+        check_same_batch("features", features, "inverse", inverse, allow_broadcast=True)
         mask = ops.expand_dims(ops.cast(inverse[..., 0] > threshold, dtype), -1)
         x, y = inverse[..., 0], inverse[..., 1]
         coordinates = ops.stack(
@@ -207,6 +231,13 @@ def unzoom(
     Returns:
         `(batch, height, width, channels)` in the original frame.
 
+    Raises:
+        ValueError: for maps of zero height or width, or a grid whose batch
+            is neither the maps' nor 1 (an empty batch is valid). A folded
+            grid (node rows not increasing in x or columns not increasing
+            in y) is not rejected, even in eager mode: the inverse uses its
+            monotone envelope (see `keras_resize.ops.warp.inverse`).
+
     Example:
 
     >>> images = np.random.default_rng(0).random((1, 64, 64, 1)).astype("float32")
@@ -218,8 +249,10 @@ def unzoom(
 
     Convention: extent coordinates for the grid (see `keras_resize.ops.warp`).
     """
+    check_bool("separable", separable)
     features, squeeze = as_feature_batch(features)
     grid = as_grid(grid)
+    check_same_batch("features", features, "grid", grid, allow_broadcast=True)
     shape = list(ops.shape(features))
     if output_size is None:
         height, width = shape[1], shape[2]
@@ -292,6 +325,7 @@ def fixed_warp(
     height, width = check_size(output_size, "output_size")
     fwhm = check_fwhm(fwhm)
     check_choice("padding", padding, PADDINGS)
+    check_bool("separable", separable)
     saliency = _saliency_values(saliency)
     grid = attraction_grid(saliency[None], fwhm, padding, separable, xp=numpy_ops)
     result = {"grid": grid}
@@ -330,5 +364,6 @@ def fixed_inverse(grid, output_size, separable=True, valid_size=None, padded_siz
             f"holding (x, y) pairs. Received: grid.shape={grid.shape}"
         )
     check_grid_shape(grid.shape[1:3], "grid grid shape")
+    check_bool("separable", separable)
     valid_fraction = check_valid_region(valid_size, padded_size)
     return invert_numpy(grid, output_size, separable, valid_fraction)

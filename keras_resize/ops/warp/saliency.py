@@ -13,13 +13,14 @@ import numpy as np
 
 from keras_resize import backend
 from keras_resize.backend import ops
-from keras_resize.ops.validation import check_choice, check_size
+from keras_resize.ops.validation import check_choice, check_same_batch, check_size
 from keras_resize.ops.warp.checks import (
     BOX_FORMATS,
     GRID_SHAPE,
     as_boxes,
     box_columns,
     check_grid_shape,
+    concrete_value,
     dtype_name,
     from_box_columns,
     maximum,
@@ -37,10 +38,51 @@ def uniform_saliency(grid_shape=GRID_SHAPE, dtype="float32"):
     array([[0.125, 0.125, 0.125, 0.125],
            [0.125, 0.125, 0.125, 0.125]], dtype=float32)
 
+    Raises:
+        ValueError: for a grid shape below `(2, 2)` or a dtype that is not
+            a float dtype (an integer saliency would be all zeros).
+
     Convention: one value per coarse-grid node, summing to 1.
     """
     height, width = check_grid_shape(grid_shape)
-    return ops.full((height, width), 1.0 / (height * width), dtype=dtype)
+    try:
+        standard = keras.backend.standardize_dtype(dtype)
+    except (TypeError, ValueError):
+        standard = None
+    if standard is None or not keras.backend.is_float_dtype(standard):
+        raise ValueError(
+            f"Expected `dtype` to be a float dtype. Received: dtype={dtype!r}"
+        )
+    return ops.full((height, width), 1.0 / (height * width), dtype=standard)
+
+
+def _check_kde_parameter(name, value, positive):
+    """Check a static (or concrete) KDE amplitude / bandwidth.
+
+    Python numbers and concrete tensors must be finite and non-negative
+    (`positive`: > 0); traced tensors are left to the graph-mode policy.
+    """
+    if isinstance(value, bool):
+        raise ValueError(
+            f"Expected `{name}` to be a number. Received: {name}={value!r}"
+        )
+    known = concrete_value(value)
+    if known is None:
+        return
+    try:
+        known = np.asarray(known, np.float64)
+    except (TypeError, ValueError):
+        raise ValueError(
+            f"Expected `{name}` to be a number. Received: {name}={value!r}"
+        ) from None
+    bad = ~np.isfinite(known) | (known <= 0 if positive else known < 0)
+    if np.any(bad):
+        which = "positive" if positive else "non-negative"
+        shown = value if isinstance(value, numbers.Real) else known.tolist()
+        raise ValueError(
+            f"Expected `{name}` to be a finite {which} number. Received: "
+            f"{name}={shown!r}"
+        )
 
 
 def _kde_sum(
@@ -51,6 +93,18 @@ def _kde_sum(
     height, width = image_size
     dtype = dtype_name(boxes)
     x1, y1, x2, y2 = box_columns(boxes, box_format)  # (batch, n)
+    # graph-mode policy: boxes with a NaN or inf coordinate are dropped (their
+    # coordinates replaced by a harmless box before the arithmetic)
+    finite = xp.logical_and(
+        xp.logical_and(xp.isfinite(x1), xp.isfinite(y1)),
+        xp.logical_and(xp.isfinite(x2), xp.isfinite(y2)),
+    )
+    zero = xp.zeros_like(x1)
+    x1, y1 = xp.where(finite, x1, zero), xp.where(finite, y1, zero)
+    x2, y2 = xp.where(finite, x2, zero + 1.0), xp.where(finite, y2, zero + 1.0)
+    valid = xp.cast(valid, dtype) * xp.cast(finite, dtype)
+    amplitude = xp.cast(amplitude, dtype)
+    amplitude = xp.where(amplitude >= 0, amplitude, xp.zeros_like(amplitude))
     cx, cy = (x1 + x2) * 0.5, (y1 + y2) * 0.5
     # variance = bandwidth * side (not squared), as in FOVEA; a tiny floor
     # keeps zero-size boxes finite
@@ -65,8 +119,8 @@ def _kde_sum(
     g = xp.exp(-0.5 * (expand(dy, -1) + expand(dx, -2)))  # (b, n, gh, gw)
     total = xp.sum(g, axis=(-2, -1), keepdims=True)
     pad = min(grid_height, grid_width) - 1
-    g = xp.cast(amplitude, dtype) * g / (1e-5 + total) + 1.0 / (2 * pad + 1) ** 2
-    g = g * expand(expand(xp.cast(valid, dtype), -1), -1)
+    g = amplitude * g / (1e-5 + total) + 1.0 / (2 * pad + 1) ** 2
+    g = g * expand(expand(valid, -1), -1)
     return xp.sum(g, axis=1)
 
 
@@ -93,6 +147,15 @@ def kde_saliency(
     The variance is `bandwidth * side`, not squared, as in FOVEA's release.
     `amplitude` and `bandwidth` may be tensors (a learned KDE); the result
     is differentiable with respect to them and to the boxes.
+
+    Bad values raise a `ValueError` when they are known (python numbers,
+    numpy, eager tensors): a negative or non-finite `amplitude`, a
+    non-positive or non-finite `bandwidth`, non-finite or inverted boxes.
+    Graph-mode policy (traced values, `tf.function`, `jax.jit`, `predict`):
+    inverted boxes are reordered, boxes with a NaN coordinate are dropped
+    (as if not valid; inf likewise), a negative or NaN amplitude counts as 0 and a
+    non-positive or NaN bandwidth gives the narrowest Gaussian (variance
+    floor `1e-6`), so the result is always a finite map summing to 1.
 
     Args:
         boxes: `(batch, max_boxes, 4)` (or `(max_boxes, 4)`) boxes in pixel
@@ -121,6 +184,8 @@ def kde_saliency(
     """
     grid_shape = check_grid_shape(grid_shape)
     image_size = check_size(image_size, "image_size")
+    _check_kde_parameter("amplitude", amplitude, positive=False)
+    _check_kde_parameter("bandwidth", bandwidth, positive=True)
     boxes = as_boxes(boxes, box_format)
     if rank(boxes) == 2:
         boxes = ops.expand_dims(boxes, 0)
@@ -136,6 +201,12 @@ def kde_saliency(
         valid = ops.convert_to_tensor(valid)
         if rank(valid) == 1:
             valid = ops.expand_dims(valid, 0)
+        if rank(valid) != 2:
+            raise ValueError(
+                "Expected `valid` of shape (batch, max_boxes). Received: "
+                f"valid.shape={tuple(valid.shape)}"
+            )
+        check_same_batch("boxes", boxes, "valid", valid)
         valid = ops.cast(valid, dtype)
     s = _kde_sum(boxes, valid, image_size, grid_shape, amplitude, bandwidth, box_format)
     total = ops.sum(s, axis=(1, 2), keepdims=True)
@@ -291,6 +362,8 @@ def dataset_saliency(
     grid_shape = check_grid_shape(grid_shape)
     image_size = check_size(image_size, "image_size")
     check_choice("box_format", box_format, BOX_FORMATS)
+    _check_kde_parameter("amplitude", amplitude, positive=False)
+    _check_kde_parameter("bandwidth", bandwidth, positive=True)
     if isinstance(all_boxes, (list, tuple)):
         parts = [
             np.asarray(ops.convert_to_numpy(b), np.float64).reshape(-1, 4)
@@ -303,6 +376,11 @@ def dataset_saliency(
         if ops.is_tensor(all_boxes):
             all_boxes = ops.convert_to_numpy(all_boxes)
         boxes = np.asarray(all_boxes, np.float64).reshape(-1, 4)
+    if not np.all(np.isfinite(boxes)):
+        raise ValueError(
+            "Expected `all_boxes` to be finite. Received NaN or inf in "
+            f"{int((~np.isfinite(boxes)).any(-1).sum())} box(es)"
+        )
     columns = boxes if box_format == "xyxy" else boxes[:, [1, 0, 3, 2]]
     bad = (columns[:, 2] < columns[:, 0]) | (columns[:, 3] < columns[:, 1])
     # the -1 padding rows of pad_boxes are not boxes: drop them first
