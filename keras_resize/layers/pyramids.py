@@ -5,7 +5,8 @@ Gaussian and Laplacian pyramids) and Keras convolutions, on every Keras
 backend. Every layer takes `data_format`: it computes in channels-last and
 transposes `"channels_first"` inputs and outputs (see
 `keras_resize.layers.base`), so the same weights give the same numbers in
-both formats.
+both formats. Every layer raises a `ValueError` for inputs with a height
+or width of 0 (known at trace time); an empty batch gives an empty batch.
 """
 
 import numbers
@@ -32,6 +33,7 @@ from keras_resize.ops.validation import (
     as_image_batch,
     check_choice,
     check_image_shape,
+    check_non_empty_spatial,
     check_positive_int,
 )
 
@@ -60,7 +62,9 @@ def _image_batch(layer, inputs):
     """Channels-last float images of rank 4 in the compute dtype, and
     whether a batch axis was added."""
     images = to_channels_last(inputs, layer.data_format)
-    images, squeeze = as_image_batch(images)
+    images, squeeze = as_image_batch(images, name="inputs")
+    # a height or width of 0 has nothing to pool (NaN means, -inf maxima)
+    check_non_empty_spatial("inputs", images)
     return ops.cast(images, layer.compute_dtype), squeeze
 
 
@@ -70,9 +74,16 @@ def _output(layer, images, squeeze):
 
 
 def _image_shape(layer, input_shape, require_channels=False):
-    """The input shape in channels-last (rank 3 or 4), checked."""
+    """The input shape in channels-last (rank 3 or 4), checked (also for a
+    statically known height or width of 0)."""
     shape = shape_to_channels_last(input_shape, layer.data_format)
-    return check_image_shape(shape, require_channels=require_channels)
+    shape = check_image_shape(shape, require_channels=require_channels)
+    if 0 in shape[-3:-1]:
+        raise ValueError(
+            "Expected the input to have a non-zero height and width. "
+            f"Received: input_shape={tuple(input_shape)}"
+        )
+    return shape
 
 
 @keras.saving.register_keras_serializable(package="keras_resize")

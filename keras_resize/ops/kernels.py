@@ -36,8 +36,9 @@ import numbers
 import keras
 import numpy as np
 
+from keras_resize import backend
 from keras_resize.backend import ops
-from keras_resize.ops.validation import check_choice
+from keras_resize.ops.validation import check_choice, check_positive_int
 
 
 class _NumpyOps:
@@ -56,8 +57,11 @@ class _NumpyOps:
     exp = staticmethod(np.exp)
     floor = staticmethod(np.floor)
     logical_and = staticmethod(np.logical_and)
+    logical_or = staticmethod(np.logical_or)
+    max = staticmethod(np.max)
     maximum = staticmethod(np.maximum)
     minimum = staticmethod(np.minimum)
+    not_equal = staticmethod(np.not_equal)
     ones = staticmethod(np.ones)
     ones_like = staticmethod(np.ones_like)
     round = staticmethod(np.round)
@@ -199,7 +203,14 @@ def _span_taps(radius, kernel_scale, in_size):
     return ops.minimum(taps, ops.cast(in_size, "int32"))
 
 
-def resize_weights(in_size, out_size, method="bilinear", antialias=False, dtype=None):
+def resize_weights(
+    in_size,
+    out_size,
+    method="bilinear",
+    antialias=False,
+    dtype=None,
+    support_only=False,
+):
     """Indices and weights that resize one axis from `in_size` to `out_size`.
 
     Args:
@@ -212,21 +223,40 @@ def resize_weights(in_size, out_size, method="bilinear", antialias=False, dtype=
         dtype: float dtype of the weights (default float32). The positions
             are computed in float32 (float64 if `dtype` is float64), in the
             same order of operations as TensorFlow's kernels.
+        support_only: a tap of weight exactly 0 repeats the index of a tap
+            of the same output with a non-zero weight, so the gathers read
+            only the pixels that the output weighs (a NaN or inf pixel
+            elsewhere cannot leak in through `0 * pixel`). `resize` uses
+            it; learned interpolation (DownsizeNet) keeps the geometric
+            neighbours (default).
 
     Returns:
         `(indices, weights)`: int32 `(out_size, taps)` indices into the
         source axis, all within `[0, in_size - 1]`, and `(out_size, taps)`
-        weights that sum to one per output sample.
+        weights that sum to one per output sample. The same values for a
+        size known only at run time (a TensorFlow graph, where the
+        positions are shielded from the graph optimiser's re-association
+        of float arithmetic) as for a static size.
+
+    Raises:
+        ValueError: if `in_size` (static) or `out_size` is not a positive
+            int, or `method` is unknown.
 
     Convention: half-pixel centres; see the module docstring.
     """
     check_choice("method", method, RESIZE_METHODS)
+    check_positive_int("out_size", out_size)
+    if _num(in_size):
+        check_positive_int("in_size", int(in_size))
     dtype = "float32" if dtype is None else keras.backend.standardize_dtype(dtype)
-    if not _num(in_size):
-        return _resize_weights(ops, in_size, out_size, method, antialias, dtype)
-    index, weights = _resize_weights(
-        _NUMPY, int(in_size), int(out_size), method, antialias, dtype
-    )
+    xp = ops if not _num(in_size) else _NUMPY
+    if xp is _NUMPY:
+        in_size, out_size = int(in_size), int(out_size)
+    index, weights = _resize_weights(xp, in_size, out_size, method, antialias, dtype)
+    if support_only:
+        index = _support_taps(xp, index, weights)
+    if xp is ops:
+        return index, weights
     return ops.convert_to_tensor(index), ops.convert_to_tensor(weights)
 
 
@@ -236,9 +266,15 @@ def _resize_weights(xp, in_size, out_size, method, antialias, dtype):
     in_f = xp.cast(in_size, pos_dtype)
     out_f = xp.cast(out_size, pos_dtype)
     o = xp.arange(out_size, dtype=pos_dtype)
+    if xp is ops and backend.is_tensorflow():
+        # keep the graph optimiser from re-ordering the float arithmetic
+        out_f, o = _unfoldable(out_f), _unfoldable(o)
 
     if method == "nearest":
-        index = xp.floor((o + 0.5) * (in_f / out_f))
+        if xp is ops and backend.is_tensorflow():
+            index = _tensorflow_nearest_index(in_size, out_size)
+        else:
+            index = xp.floor((o + 0.5) * (in_f / out_f))
         index = _clamp_index(xp.cast(index, "int32"), in_size, xp)
         return index[:, None], xp.ones([out_size, 1], dtype)
 
@@ -307,10 +343,54 @@ def _resize_weights(xp, in_size, out_size, method, antialias, dtype):
     start = _clamp_index(start, in_size, xp)
     end = _clamp_index(end, in_size, xp) + 1
     j = start[:, None] + xp.arange(taps, dtype="int32")[None, :]
-    position = (xp.cast(j, pos_dtype) + 0.5 - sample[:, None]) / kernel_scale
+    # times the reciprocal, as TensorFlow: a division can round the other way
+    # at a kernel's cut-off (gaussian, antialiased: 13 -> 12 kept a tap)
+    one_over_kernel_scale = 1.0 / kernel_scale
+    position = (xp.cast(j, pos_dtype) + 0.5 - sample[:, None]) * one_over_kernel_scale
     weights = kernel(position)
     weights = xp.where(j < end[:, None], weights, xp.zeros_like(weights))
     return _normalized_taps(xp, weights, j, in_size, dtype)
+
+
+def _unfoldable(x):
+    """`x` (a TensorFlow constant) behind an op that graph optimisation keeps.
+
+    In a TensorFlow graph with an unknown input size, the tap positions
+    `(o + 0.5) * (in / out)` mix constants (`o`, `out`) with the run-time
+    `in`. Grappler's constant folding then re-associates the float32
+    products and divisions (`1 / (out / in)` becomes `in / out`, `(o +
+    0.5) * (in / out)` another order), so exact integers come out one ulp
+    low and `floor`, `ceil` and the kernel cut-offs jump: `nearest` read
+    the pixel before TensorFlow's for 150 of the 4096 size pairs up to 64
+    (6 -> 41: output 20 read pixel 2, not 3), `gaussian` kept a tap of
+    weight 0.011 (14 -> 1). A `PlaceholderWithDefault` is never folded, so
+    the positions are computed in TensorFlow's order, as in the static
+    numpy path; XLA compiles it (an identity), TFLite converts it to the
+    constant (and may re-order the arithmetic itself, which is why
+    `nearest` takes its indices from `ResizeNearestNeighbor`; the other
+    methods are continuous in the positions).
+    """
+    tf = backend.tensorflow()
+    return tf.raw_ops.PlaceholderWithDefault(input=x, shape=x.shape)
+
+
+def _tensorflow_nearest_index(in_size, out_size):
+    """`tf.image.resize` nearest indices for a size known only at run time.
+
+    TensorFlow's own kernel (`ResizeNearestNeighbor`, half-pixel centres)
+    resizes an index ramp, so the indices are exactly those of
+    `tf.image.resize` in a graph, under XLA and in TFLite (a builtin op),
+    whatever the converter does to float arithmetic (see `_unfoldable`).
+    """
+    tf = backend.tensorflow()
+    ramp = tf.range(tf.cast(in_size, "int32"), dtype="float32")
+    index = tf.raw_ops.ResizeNearestNeighbor(
+        images=tf.reshape(ramp, [1, -1, 1, 1]),
+        size=tf.constant([out_size, 1], "int32"),
+        align_corners=False,
+        half_pixel_centers=True,
+    )
+    return tf.reshape(index, [out_size])
 
 
 def _widest_span(radius, antialias, in_size, out_size, upper_bound):
@@ -337,6 +417,26 @@ def _normalized_taps(xp, weights, index, in_size, dtype):
     total = xp.sum(weights, axis=-1, keepdims=True)
     safe = xp.where(xp.abs(total) > 1e-30, total, xp.ones_like(total))
     return _clamp_index(index, in_size, xp), xp.cast(weights / safe, dtype)
+
+
+def _support_taps(xp, index, weights):
+    """Point every tap of weight exactly 0 at a tap of the same output with a
+    non-zero weight (the last one).
+
+    The sum is unchanged, but a zero-weight tap no longer reads a pixel
+    outside the output's support: a NaN or inf pixel there would otherwise
+    turn `0 * pixel` into NaN (`area` would spread one NaN pixel to every
+    output whose widest footprint touches it; `tf.image.resize` spreads it
+    only to the outputs that cover it). Rows without any non-zero weight
+    keep their indices. Only for constant (non-differentiated) resize taps:
+    the sampler's taps keep their neighbours, whose pixels its coordinate
+    gradients need.
+    """
+    nonzero = xp.not_equal(weights, 0)
+    none = xp.zeros_like(index) - 1
+    support = xp.max(xp.where(nonzero, index, none), axis=-1, keepdims=True)
+    keep = xp.logical_or(nonzero, support < 0)
+    return xp.where(keep, index, support)
 
 
 # --------------------------------------------------------------------------

@@ -183,7 +183,8 @@ def resize_matrix(in_size, out_size, method="bilinear", antialias=False):
         start, end = start.astype(np.int64), end.astype(np.int64)
         taps = int(max(np.max(end - start), 1))
         j = start[:, None] + np.arange(taps)[None, :]
-        position = (j.astype(_F) + _F(0.5) - sample[:, None]) / kernel_scale
+        # times the reciprocal, as `kernels.resize_weights` and TensorFlow
+        position = (j.astype(_F) + _F(0.5) - sample[:, None]) * (_F(1.0) / kernel_scale)
         weights = np.where(j < end[:, None], kernel(position), _F(0.0))
         index, weights = _normalized(j, weights, in_size)
         matrix = _dense(out_size, in_size, index, weights)

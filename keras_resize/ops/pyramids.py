@@ -22,6 +22,10 @@ so it runs on TensorFlow, JAX and PyTorch, compiles under XLA
 (`jit_compile=True`, `jax.jit`) and converts to TFLite with builtin ops
 only; on TensorFlow, sizes may be unknown until run time.
 
+Every op raises a `ValueError` for images with a height or width of 0
+(known at trace time) and for sizes of 0; an empty batch (batch size 0)
+gives an empty batch.
+
 Convention: images are NHWC (rank 3 HWC is accepted and returned as such).
 Bins and pyramid taps are in index space (pixel `i` is row/column `i`). A
 pyramid level keeps the source pixels `0, 2, 4, ...`, so pixel `j` of level
@@ -40,6 +44,7 @@ from keras_resize.ops.sampling import resample_separable, sample_separable
 from keras_resize.ops.validation import (
     as_image_batch,
     check_choice,
+    check_non_empty_spatial,
     check_positive_int,
 )
 
@@ -53,16 +58,48 @@ def _is_static(size):
     return isinstance(size, numbers.Integral) and not isinstance(size, bool)
 
 
-def _height_and_width(size):
-    """`(height, width)` from a pair of ints / scalar tensors or a 1-D tensor."""
-    if isinstance(size, (list, tuple)):
-        height, width = size
-    else:  # a 1-D tensor or array of length 2
-        height, width = size[0], size[1]
-    return (
-        int(height) if _is_static(height) else height,
-        int(width) if _is_static(width) else width,
+def _height_and_width(size, name="size"):
+    """`(height, width)` from a pair of ints / scalar tensors or a 1-D tensor.
+
+    Static entries must be positive ints (a `ValueError` naming `name`
+    otherwise); tensor entries are checked only for their shape.
+    """
+    message = (
+        f"Expected `{name}` to be a pair (height, width) of positive ints or "
+        f"scalar int tensors. Received: {name}={size!r}"
     )
+    if hasattr(size, "shape") and hasattr(size, "dtype"):
+        # a 1-D tensor or array of length 2
+        if len(size.shape) != 1 or size.shape[0] not in (None, 2):
+            raise ValueError(message)
+        height, width = size[0], size[1]
+    else:  # a pair (list, tuple, `TensorShape`, `torch.Size`)
+        try:
+            values = tuple(size)
+        except TypeError:
+            raise ValueError(message) from None
+        if len(values) != 2:
+            raise ValueError(message)
+        height, width = values
+    values = []
+    for value in (height, width):
+        if isinstance(value, np.ndarray) and value.ndim == 0:
+            value = value.item()
+        if _is_static(value):
+            if int(value) <= 0:
+                raise ValueError(message)
+            value = int(value)
+        elif isinstance(value, (bool, float, str)):
+            raise ValueError(message)
+        values.append(value)
+    return tuple(values)
+
+
+def _image_batch(images, name="images"):
+    """`as_image_batch`, then the static check of a non-zero height and width."""
+    images, squeeze = as_image_batch(images, name=name)
+    check_non_empty_spatial(name, images)
+    return images, squeeze
 
 
 def _position_dtype(images):
@@ -152,7 +189,12 @@ def _bin_taps(size, bins, dtype):
 
 def _max_over_taps(images, index, axis):
     # (batch, ..., bins, taps, ..., channels), then the max over the taps
-    return ops.max(ops.take(images, index, axis=axis), axis=axis + 1)
+    gathered = ops.take(images, index, axis=axis)
+    if images.shape[0] == 0:
+        # an empty batch: keras' `max` rejects empty tensors (the PyTorch
+        # backend returns a scalar); any reduction gives the empty result
+        return ops.sum(gathered, axis=axis + 1)
+    return ops.max(gathered, axis=axis + 1)
 
 
 def adaptive_pool(images, bins, reduction="max"):
@@ -187,7 +229,7 @@ def adaptive_pool(images, bins, reduction="max"):
     """
     bins = check_positive_int("bins", bins)
     check_choice("reduction", reduction, REDUCTIONS)
-    images, squeeze = as_image_batch(images)
+    images, squeeze = _image_batch(images)
     _, height, width, _ = ops.shape(images)
     dtype = _position_dtype(images)
     rows = _bin_taps(height, bins, dtype)
@@ -248,7 +290,7 @@ def bilinear_resize_to(images, size):
     height, width = _height_and_width(size)
     if _is_static(height) and _is_static(width):
         return resize(images, (height, width), method="bilinear")
-    images, squeeze = as_image_batch(images)
+    images, squeeze = _image_batch(images)
     _, in_height, in_width, _ = ops.shape(images)
     dtype = _position_dtype(images)
     out = sample_separable(
@@ -324,7 +366,7 @@ def pyramid_down(images):
     Convention: output pixel `j` is centred on source pixel `2 j` (index
     space).
     """
-    images, squeeze = as_image_batch(images)
+    images, squeeze = _image_batch(images)
     _, height, width, _ = ops.shape(images)
     dtype = _position_dtype(images)
     out = resample_separable(
@@ -363,7 +405,7 @@ def pyramid_up(images, size):
     Convention: output pixel `j` samples the input at index `j / 2`
     (pixel coordinate `j / 2 + 0.5`), border padding.
     """
-    images, squeeze = as_image_batch(images)
+    images, squeeze = _image_batch(images)
     height, width = _height_and_width(size)
     dtype = _position_dtype(images)
     out = sample_separable(
@@ -398,7 +440,7 @@ def gaussian_pyramid(images, levels):
     on pixel `2 j` of level `k`).
     """
     levels = check_positive_int("levels", levels)
-    images, squeeze = as_image_batch(images)
+    images, squeeze = _image_batch(images)
     pyramid = [images]
     for _ in range(levels - 1):
         pyramid.append(pyramid_down(pyramid[-1]))
@@ -435,7 +477,7 @@ def laplacian_pyramid(images, levels):
     Convention: see `pyramid_down` and `pyramid_up`.
     """
     levels = check_positive_int("levels", levels)
-    images, squeeze = as_image_batch(images)
+    images, squeeze = _image_batch(images)
     gaussian = gaussian_pyramid(images, levels)
     pyramid = []
     for fine, coarse in zip(gaussian[:-1], gaussian[1:], strict=True):
@@ -473,7 +515,7 @@ def reconstruct_laplacian(pyramid):
             "Expected `pyramid` to be a non-empty list of image tensors. "
             f"Received: pyramid={pyramid!r}"
         )
-    levels = [as_image_batch(level, name="pyramid level") for level in pyramid]
+    levels = [_image_batch(level, name="pyramid level") for level in pyramid]
     squeeze = levels[0][1]
     levels = [level for level, _ in levels]
     images = levels[-1]

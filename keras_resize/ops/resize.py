@@ -8,6 +8,7 @@ from keras_resize.ops.validation import (
     as_image_batch,
     check_bool,
     check_choice,
+    check_non_empty_spatial,
     check_size,
     static_or_dynamic_shape,
 )
@@ -48,6 +49,11 @@ def resize(images, size, method="bilinear", antialias=False):
 
     Returns:
         The resized images, `(batch, height, width, channels)` (or rank 3).
+        An empty batch gives an empty batch.
+
+    Raises:
+        ValueError: if `size` is not a pair of positive ints, or the images
+            have a (statically known) height or width of 0.
 
     Example:
 
@@ -62,12 +68,19 @@ def resize(images, size, method="bilinear", antialias=False):
     scale factors are arbitrary (non-integer, different per axis, up or
     down). Matches `tf.image.resize` within 1e-4 for `bilinear`, `nearest`,
     `bicubic` (including TensorFlow's 1/1024 quantisation of the cubic
-    offset), `area`, and antialiased `bilinear` / `bicubic`.
+    offset), `area`, and antialiased `bilinear` / `bicubic`, also when the
+    input size is known only at run time (a TensorFlow graph with `None`
+    dims; see `kernels.resize_weights`). A tap of weight
+    exactly 0 never reads a pixel outside the output's support, so a NaN
+    or inf pixel only reaches the outputs that weigh it (as TensorFlow's
+    `area`; TensorFlow's `ScaleAndTranslate` kernels also spread it through
+    zero weights).
     """
     height, width = check_size(size)
     check_choice("method", method, kernels.RESIZE_METHODS)
     check_bool("antialias", antialias)
     images, squeeze = as_image_batch(images)
+    check_non_empty_spatial("images", images)
     shape = static_or_dynamic_shape(images)
     dtype = keras.backend.standardize_dtype(images.dtype)
     rows = _axis_taps(shape[1], height, method, antialias, dtype)
@@ -83,4 +96,6 @@ def _axis_taps(in_size, out_size, method, antialias, dtype):
         and method in _IDENTITY_AT_SCALE_ONE
     ):
         return None
-    return kernels.resize_weights(in_size, out_size, method, antialias, dtype)
+    return kernels.resize_weights(
+        in_size, out_size, method, antialias, dtype, support_only=True
+    )

@@ -36,6 +36,9 @@ from keras_resize.ops import kernels
 from keras_resize.ops.validation import (
     as_image_batch,
     check_choice,
+    check_non_empty_spatial,
+    check_non_negative_int,
+    check_same_batch,
     static_or_dynamic_shape,
     tensor_rank,
 )
@@ -124,7 +127,9 @@ def _fusable(function):
     return call
 
 
-def _weighted_sum_of_gathers(params, indices, weights, axis, batch_dims, expand):
+def _weighted_sum_of_gathers(
+    params, indices, weights, axis, batch_dims, expand, zero_empty=False
+):
     """`sum_t expand(weights[..., t]) * gather(params, indices[..., t])`.
 
     The one backend-specific function of `keras_resize.ops`. With a static
@@ -136,17 +141,27 @@ def _weighted_sum_of_gathers(params, indices, weights, axis, batch_dims, expand)
     `batch_dims=0`: `indices` is shared by all the axes before `axis`.
     `batch_dims=1`: `indices` is `(batch, n, taps)`, one row per sample (the
     first axis of `params`).
+
+    `zero_empty`: outputs whose taps all weigh exactly 0 (sample points
+    outside the image with zero padding) are set to 0 with a select, not
+    left at `sum 0 * pixel`, which is NaN when a read pixel is NaN or inf.
     """
     if backend.is_tensorflow():
-        return _weighted_sum_of_gathers_tensorflow(
+        total = _weighted_sum_of_gathers_tensorflow(
             params, indices, weights, axis, batch_dims, expand
         )
-    weights = ops.cast(weights, _dtype(params))
-    total = None
-    for t in range(indices.shape[-1]):
-        term = _gather(params, indices[..., t], axis, batch_dims)
-        term = term * expand(weights[..., t])
-        total = term if total is None else total + term
+    else:
+        weights = ops.cast(weights, _dtype(params))
+        total = None
+        for t in range(indices.shape[-1]):
+            term = _gather(params, indices[..., t], axis, batch_dims)
+            term = term * expand(weights[..., t])
+            total = term if total is None else total + term
+    if zero_empty:
+        # `expand` maps a `(.., n)` slice of the weights (one tap) onto the
+        # output, so it places the per-output mask too
+        inside = expand(ops.any(ops.not_equal(weights, 0), axis=-1))
+        total = ops.where(inside, total, ops.zeros_like(total))
     return total
 
 
@@ -185,7 +200,7 @@ def _weighted_sum_of_gathers_tensorflow(
     )
 
 
-def resample_axis(images, indices, weights, axis):
+def resample_axis(images, indices, weights, axis, zero_empty=False):
     """Weighted gather of taps along one spatial axis.
 
     Args:
@@ -194,6 +209,9 @@ def resample_axis(images, indices, weights, axis):
             `(batch, out, taps)` per sample; values in range for `axis`.
         weights: float, same shape as `indices`.
         axis: 1 (rows) or 2 (columns).
+        zero_empty: set the outputs whose weights are all 0 to exactly 0
+            (a select), also when the pixels they read are NaN or inf
+            (zero padding).
 
     Returns:
         `images` with `axis` resampled to length `out`:
@@ -216,30 +234,41 @@ def resample_axis(images, indices, weights, axis):
             return ops.expand_dims(ops.expand_dims(w, -1), -1)
         return ops.expand_dims(ops.expand_dims(w, 1), -1)
 
-    return _weighted_sum_of_gathers(images, indices, weights, axis, batch_dims, expand)
+    return _weighted_sum_of_gathers(
+        images, indices, weights, axis, batch_dims, expand, zero_empty
+    )
 
 
-def _resample_separable(images, rows, columns):
+def _resample_separable(images, rows, columns, zero_empty=False):
     if rows is not None:
-        images = resample_axis(images, rows[0], rows[1], axis=1)
+        images = resample_axis(images, rows[0], rows[1], 1, zero_empty)
     if columns is not None:
-        images = resample_axis(images, columns[0], columns[1], axis=2)
+        images = resample_axis(images, columns[0], columns[1], 2, zero_empty)
     return images
 
 
+def _resample_separable_zero_empty(images, rows, columns):
+    return _resample_separable(images, rows, columns, zero_empty=True)
+
+
 _resample_separable_fused = _fusable(_resample_separable)
+_resample_separable_zero_empty_fused = _fusable(_resample_separable_zero_empty)
 
 
-def resample_separable(images, rows, columns):
+def resample_separable(images, rows, columns, zero_empty=False):
     """Resample rows, then columns, each with `(indices, weights)` taps.
 
     This is the fast path for every warp that is a product of 1-D maps:
     plain resizing and separable zoom. `rows` or `columns` may be None to
     leave that axis unchanged. `indices`/`weights` are `(out, taps)` shared
-    by the batch or `(batch, out, taps)` per sample.
+    by the batch or `(batch, out, taps)` per sample. With `zero_empty`, an
+    output row or column whose weights are all 0 is exactly 0 (zero
+    padding: no `0 * NaN` from the pixels its clamped taps read).
     """
     if rows is None and columns is None:
         return images
+    if zero_empty:
+        return _resample_separable_zero_empty_fused(images, rows, columns)
     return _resample_separable_fused(images, rows, columns)
 
 
@@ -277,7 +306,13 @@ def sample_separable(
 
     Returns:
         `(batch, out_height, out_width, channels)` (no batch axis for
-        rank-3 input).
+        rank-3 input). With `"zeros"` padding, outputs whose taps all lie
+        outside the image are exactly 0, even next to NaN or inf pixels.
+
+    Raises:
+        ValueError: if the images have a height or width of 0, or a
+            per-sample `x` / `y` has another batch size than the images
+            (static shapes).
 
     Convention: see the module docstring.
     """
@@ -285,6 +320,7 @@ def sample_separable(
     check_choice("padding_mode", padding_mode, kernels.PADDING_MODES)
     check_choice("convention", convention, CONVENTIONS)
     images, squeeze = as_image_batch(images)
+    check_non_empty_spatial("images", images)
     shape = static_or_dynamic_shape(images)
     pos_dtype = _position_dtype(images)
     x = ops.cast(x, pos_dtype)
@@ -295,13 +331,15 @@ def sample_separable(
                 f"Expected `{name}` to have rank 1 (shared) or 2 (per sample). "
                 f"Received: {name}.shape={tuple(value.shape)}"
             )
+        if tensor_rank(value) == 2:
+            check_same_batch("images", images, name, value)
     rows = _taps(
         to_index_space(y, shape[1], convention), shape[1], interpolation, padding_mode
     )
     columns = _taps(
         to_index_space(x, shape[2], convention), shape[2], interpolation, padding_mode
     )
-    out = resample_separable(images, rows, columns)
+    out = resample_separable(images, rows, columns, zero_empty=padding_mode == "zeros")
     return out[0] if squeeze else out
 
 
@@ -325,7 +363,15 @@ def sample(
 
     Returns:
         `(batch, out_height, out_width, channels)`, differentiable with
-        respect to `images` and (bilinear) `coordinates`.
+        respect to `images` and (bilinear) `coordinates`. With `"zeros"`
+        padding, points whose taps all lie outside the image give exactly
+        0, even next to NaN or inf pixels.
+
+    Raises:
+        ValueError: if the images have a height or width of 0, or the
+            coordinates' batch size is neither 1 nor the images' (static
+            shapes). A grid whose batch size is unknown until run time (a
+            TensorFlow graph) may still be 1: it is broadcast to the batch.
 
     Example:
 
@@ -340,6 +386,7 @@ def sample(
     check_choice("padding_mode", padding_mode, kernels.PADDING_MODES)
     check_choice("convention", convention, CONVENTIONS)
     images, squeeze = as_image_batch(images)
+    check_non_empty_spatial("images", images)
     coordinates = ops.convert_to_tensor(coordinates)
     if squeeze and tensor_rank(coordinates) == 3:
         coordinates = ops.expand_dims(coordinates, 0)
@@ -348,6 +395,7 @@ def sample(
             "Expected `coordinates` of shape (batch, height, width, 2) holding "
             f"(x, y) pairs. Received: coordinates.shape={tuple(coordinates.shape)}"
         )
+    check_same_batch("images", images, "coordinates", coordinates, True)
     coordinates = ops.cast(coordinates, _position_dtype(images))
     batch, height, width, channels = static_or_dynamic_shape(images)
     grid_shape = static_or_dynamic_shape(coordinates)
@@ -363,11 +411,17 @@ def sample(
     weight = ops.reshape(weight, [grid_shape[0], grid_shape[1], grid_shape[2], taps])
     if coordinates.shape[0] == 1:  # a grid shared by the batch
         index, weight = index[0], weight[0]
-    out = combine_taps(images, index, weight)
+    elif coordinates.shape[0] is None:
+        # a TensorFlow graph: the grid's batch size is 1 or the images' at
+        # run time; broadcasting covers both
+        out_shape = [batch, grid_shape[1], grid_shape[2], taps]
+        index = ops.broadcast_to(index, out_shape)
+        weight = ops.broadcast_to(weight, out_shape)
+    out = _combine(images, index, weight, zero_empty=padding_mode == "zeros")
     return out[0] if squeeze else out
 
 
-def _combine_taps(flat_images, index, weight):
+def _combine_taps(flat_images, index, weight, zero_empty=False):
     per_sample_index = tensor_rank(index) == 3
     per_sample_weight = tensor_rank(weight) == 3
 
@@ -381,10 +435,16 @@ def _combine_taps(flat_images, index, weight):
         axis=1,
         batch_dims=1 if per_sample_index else 0,
         expand=expand,
+        zero_empty=zero_empty,
     )
 
 
+def _combine_taps_zero_empty(flat_images, index, weight):
+    return _combine_taps(flat_images, index, weight, zero_empty=True)
+
+
 _combine_taps_fused = _fusable(_combine_taps)
+_combine_taps_zero_empty_fused = _fusable(_combine_taps_zero_empty)
 
 
 def combine_taps(images, index, weights):
@@ -405,21 +465,84 @@ def combine_taps(images, index, weights):
 
     Returns:
         `(batch, out_h, out_w, channels)`.
+
+    Raises:
+        ValueError: if `images` is not rank 4 or has a height or width of
+            0, `index` or `weights` is not rank 3 or 4, their shapes differ
+            (a shared `(out_h, out_w, taps)` may be paired with a per-sample
+            one), the number of taps is unknown, or a per-sample `index` /
+            `weights` has another batch size than `images` (static shapes).
     """
     images = ops.convert_to_tensor(images)
-    batch, _, _, channels = static_or_dynamic_shape(images)
     index = ops.convert_to_tensor(index)
+    weights = ops.convert_to_tensor(weights)
+    _check_combine_arguments(images, index, weights)
     weights = ops.cast(weights, _dtype(images))
+    return _combine(images, index, weights)
+
+
+def _check_combine_arguments(images, index, weights):
+    if tensor_rank(images) != 4:
+        raise ValueError(
+            "Expected `images` to have rank 4 (batch, height, width, channels). "
+            f"Received: images.shape={_shape_of(images)}"
+        )
+    check_non_empty_spatial("images", images)
+    for name, value in (("index", index), ("weights", weights)):
+        if tensor_rank(value) not in (3, 4):
+            raise ValueError(
+                f"Expected `{name}` to have rank 3 (out_h, out_w, taps), shared "
+                f"by the batch, or 4 (batch, out_h, out_w, taps). Received: "
+                f"{name}.shape={_shape_of(value)}"
+            )
+        if tensor_rank(value) == 4:
+            check_same_batch("images", images, name, value)
+    if index.shape[-1] is None:
+        raise ValueError(
+            "Expected `index` to have a known number of taps (last dim). "
+            f"Received: index.shape={_shape_of(index)}"
+        )
+    if not _compatible(index.shape[-3:], weights.shape[-3:]):
+        raise ValueError(
+            "Expected `index` and `weights` to have the same (out_h, out_w, taps) "
+            f"dims. Received: index.shape={_shape_of(index)} and "
+            f"weights.shape={_shape_of(weights)}"
+        )
+    if tensor_rank(index) == 4 and tensor_rank(weights) == 4:
+        check_same_batch("index", index, "weights", weights)
+
+
+def _shape_of(tensor):
+    shape = getattr(tensor, "shape", None)
+    try:
+        return tuple(shape)
+    except (TypeError, ValueError):
+        return shape
+
+
+def _compatible(dims_a, dims_b):
+    return all(
+        a is None or b is None or a == b for a, b in zip(dims_a, dims_b, strict=True)
+    )
+
+
+def _combine(images, index, weights, zero_empty=False):
+    """`combine_taps` without the argument checks (`sample`'s own taps)."""
+    batch, height, width, channels = static_or_dynamic_shape(images)
     per_sample_index = tensor_rank(index) == 4
     out_shape = static_or_dynamic_shape(index)[-3:-1]
     taps = index.shape[-1]
-    flat_index = ops.reshape(index, ([batch] if per_sample_index else []) + [-1, taps])
+    # explicit sizes, no -1: a reshape cannot infer a dim of an empty batch
+    pixels = out_shape[0] * out_shape[1]
+    lead = [batch] if per_sample_index else []
+    flat_index = ops.reshape(index, lead + [pixels, taps])
     if tensor_rank(weights) == 4:
-        flat_weights = ops.reshape(weights, [batch, -1, taps])
+        flat_weights = ops.reshape(weights, [batch, pixels, taps])
     else:
-        flat_weights = ops.reshape(weights, [-1, taps])
-    flat_images = ops.reshape(images, [batch, -1, channels])
-    out = _combine_taps_fused(flat_images, flat_index, flat_weights)
+        flat_weights = ops.reshape(weights, [pixels, taps])
+    flat_images = ops.reshape(images, [batch, height * width, channels])
+    combine = _combine_taps_zero_empty_fused if zero_empty else _combine_taps_fused
+    out = combine(flat_images, flat_index, flat_weights)
     return ops.reshape(out, [batch, out_shape[0], out_shape[1], channels])
 
 
@@ -428,7 +551,9 @@ def _gather_masked(flat_images, index, mask):
         gathered = backend.tensorflow().gather(flat_images, index, axis=1)
     else:
         gathered = ops.take(flat_images, index, axis=1)
-    return gathered * ops.reshape(mask, [1, -1, 1])
+    # a select, not `gathered * mask`: the padding stays 0 next to NaN pixels
+    inside = ops.reshape(ops.not_equal(mask, 0), [1, -1, 1])
+    return ops.where(inside, gathered, ops.zeros_like(gathered))
 
 
 _gather_masked_fused = _fusable(_gather_masked)
@@ -455,11 +580,29 @@ def gather_patches(images, rows, columns, radius):
         `(out_h, out_w, size, size)` float mask of the patch pixels that
         lie inside the image.
 
+    Raises:
+        ValueError: if `images` is not rank 4 or has a height or width of
+            0, `rows` or `columns` is not rank 1, or `radius` is not an int
+            >= 0.
+
     Convention: index space (pixel `i` is row/column `i`).
     """
     images = ops.convert_to_tensor(images)
+    if tensor_rank(images) != 4:
+        raise ValueError(
+            "Expected `images` to have rank 4 (batch, height, width, channels). "
+            f"Received: images.shape={_shape_of(images)}"
+        )
+    check_non_empty_spatial("images", images)
+    radius = check_non_negative_int("radius", radius)
     rows = ops.cast(rows, "int32")
     columns = ops.cast(columns, "int32")
+    for name, value in (("rows", rows), ("columns", columns)):
+        if tensor_rank(value) != 1:
+            raise ValueError(
+                f"Expected `{name}` to have rank 1. "
+                f"Received: {name}.shape={_shape_of(value)}"
+            )
     batch, height, width, channels = static_or_dynamic_shape(images)
     size = 2 * radius + 1
     offsets = ops.arange(-radius, radius + 1, dtype="int32")
@@ -476,7 +619,7 @@ def gather_patches(images, rows, columns, radius):
     )  # (out_h, out_w, size, size)
     out_h = static_or_dynamic_shape(rows)[0]
     out_w = static_or_dynamic_shape(columns)[0]
-    flat_images = ops.reshape(images, [batch, -1, channels])
+    flat_images = ops.reshape(images, [batch, height * width, channels])
     patches = _gather_masked_fused(
         flat_images, ops.reshape(index, [-1]), ops.reshape(inside, [-1])
     )

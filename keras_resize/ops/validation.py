@@ -174,7 +174,7 @@ def check_same_batch(name_a, a, name_b, b, allow_broadcast=False):
         return
     if allow_broadcast and batch_b == 1:
         return
-    shared = f" (or 1, shared by the batch)" if allow_broadcast else ""
+    shared = " (or 1, shared by the batch)" if allow_broadcast else ""
     raise ValueError(
         f"Expected `{name_a}` and `{name_b}` to have the same batch size{shared}. "
         f"Received: {name_a}.shape={tuple(a.shape)} and "
