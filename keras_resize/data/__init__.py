@@ -1,8 +1,9 @@
-"""Offline data: real digits, high-resolution tasks built from them, photos.
+"""Offline data: real digits, high-resolution tasks built from them, photos;
+readers of the user's own AVA, COCO and Pascal VOC files.
 
 Nothing here downloads. TensorFlow is imported lazily (by `as_dataset` and the
-AVA-format dataset helpers, which need it), so the loaders and the canvas
-builders need numpy only and work where TensorFlow is not installed.
+AVA-format and detection dataset helpers, which need it), so the loaders and
+the canvas builders need numpy only and work where TensorFlow is not installed.
 """
 
 from keras_resize.data.ava import (
@@ -25,6 +26,17 @@ from keras_resize.data.canvases import (
     make_segmentation_canvases,
     pad_boxes,
 )
+from keras_resize.data.detection import (
+    VOC_CLASSES,
+    DecodeCounter,
+    DetectionFiles,
+    DetectionRecord,
+    detection_dataset,
+    image_size,
+    read_coco_json,
+    read_voc,
+    split_held_out,
+)
 from keras_resize.data.digits import (
     FASHION_MNIST_DIR,
     load_digits,
@@ -40,14 +52,20 @@ from keras_resize.data.photos import (
 
 __all__ = [
     "DEFAULT_PHOTOS",
+    "DecodeCounter",
+    "DetectionFiles",
+    "DetectionRecord",
     "FASHION_MNIST_DIR",
     "INK_THRESHOLD",
     "PHOTO_NAMES",
     "SEGMENTATION_NUM_CLASSES",
+    "VOC_CLASSES",
     "as_dataset",
     "ava_dataset",
     "check_image",
     "default_cache_dir",
+    "detection_dataset",
+    "image_size",
     "load_ava",
     "load_digits",
     "load_fashion_mnist",
@@ -61,6 +79,9 @@ __all__ = [
     "mean_score",
     "pad_boxes",
     "parse_ava_txt",
+    "read_coco_json",
+    "read_voc",
+    "split_held_out",
     "split_ids",
     "write_ava_txt",
 ]
