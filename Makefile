@@ -34,7 +34,7 @@ data-debian:
 # exported to SavedModel + TFLite (builtin ops only). Outputs in demo_outputs/.
 demo: $(STAMP)
 	$(BIN)/python -m keras_resize.demo
-	$(BIN)/keras-resize compare
+	$(BIN)/python -m benchmarks.compare
 
 # The whole suite runs on TensorFlow; the ops, layers, losses and models tests
 # run again on JAX and on PyTorch (CPU wheels, installed by the dev extra).

@@ -1,57 +1,31 @@
 """The `keras-resize` command line.
 
-Subcommands:
+Subcommands (each works from an installed wheel):
 
-- `compare`: the resizer comparison that `make demo` runs (fixed resizers
-  against `LearnedResize` on offline digit canvases; `--full` for the
-  3-seed benchmark schedule). Arguments after `compare` go to
-  `benchmarks.learned_resize`.
-- `train TASK ...`: the training scripts in `training/` (`classification`,
-  `iqa`, and `detection` / `segmentation` where present). Arguments after
-  the task go to the script; `keras-resize train classification --help`.
-- `export`: a resizer (from the registry or pretrained weights) or a saved
-  `.keras` model -> SavedModel + TFLite (builtin ops only) with a report.
+- `export`: a resizer (from the registry or a preset) or a saved `.keras`
+  model -> SavedModel + TFLite (builtin ops only) with a report.
 - `visualize`: resized outputs of several resizers side by side, with their
   residual maps against bilinear, as a PNG.
-- `list`: the registered resizers and the shipped pretrained weights.
+- `list`: the registered resizers and the shipped presets.
 
-`compare` and `train` need a source checkout (the `benchmarks/` and
-`training/` folders next to `keras_resize/`), as `pip install -e .` gives.
+The training scripts and benchmarks live in a source checkout, beside the
+package, and run as modules there: `python -m training.classification`
+(also `iqa`, `detection`, `segmentation`) and `python -m benchmarks.compare`
+(the comparison `make demo` runs); each takes `--help`.
 Bad arguments print one line `keras-resize: error: ...` and exit with 2
 (`--debug` shows the traceback).
 """
 
 import argparse
-import importlib
-import importlib.util
 import re
 import sys
 from pathlib import Path
 
 PROG = "keras-resize"
-TASKS = ("classification", "iqa", "detection", "segmentation")
-# The shortened schedule of `make demo` (the full one is `--full`).
-DEMO_COMPARE = (
-    "--seeds 0 --train-size 800 --val-size 200 --test-size 1000 --epochs 3 "
-    "--output-dir demo_outputs --runs-dir demo_outputs/runs"
-).split()
 
 
 class CommandError(Exception):
     """A user error: printed as one line, exit status 2."""
-
-
-def _checkout_root():
-    root = Path(__file__).resolve().parents[1]
-    if not (root / "training").is_dir() or not (root / "benchmarks").is_dir():
-        raise CommandError(
-            "this command needs a source checkout of keras-resize (the "
-            "`training/` and `benchmarks/` folders): git clone the repository "
-            "and `pip install -e .` there"
-        )
-    if str(root) not in sys.path:
-        sys.path.insert(0, str(root))
-    return root
 
 
 def _size(text):
@@ -80,61 +54,6 @@ def _resizer_kwargs(pairs):
         except (ValueError, SyntaxError):
             kwargs[key] = value
     return kwargs
-
-
-# -- compare -------------------------------------------------------------------
-def _compare(args, rest):
-    _checkout_root()
-    from benchmarks import learned_resize
-
-    argv = list(rest) if args.full else DEMO_COMPARE + list(rest)
-    if "--help" in argv or "-h" in argv:
-        learned_resize.main(argv)
-        return 0
-    results = learned_resize.main(argv)
-    if args.no_export:
-        return 0
-    parsed = learned_resize.add_arguments(argparse.ArgumentParser()).parse_args(argv)
-    output_dir = learned_resize.common.output_dir(parsed)
-    export_best(results, Path(output_dir) / "best_resizer")
-    return 0
-
-
-def export_best(results, path):
-    """Export the comparison's best resizer (highest mean test accuracy) to
-    SavedModel + TFLite (builtin ops only) and print the report."""
-    import keras
-
-    import keras_resize
-    from benchmarks import learned_resize
-
-    summary = results["summary"]
-    best = max(summary, key=lambda name: summary[name]["test_accuracy_mean"] or 0)
-    layer = learned_resize._build_resizers(results["config"], results["runs"])[best]
-    size = results["config"]["input_size"]
-    inputs = keras.Input((size, size, 3), name="images")
-    model = keras.Model(inputs, layer(inputs))
-    accuracy = 100 * summary[best]["test_accuracy_mean"]
-    print(f"Best resizer: {best} ({accuracy:.1f} % test accuracy); exporting to {path}")
-    return keras_resize.export(model, path)
-
-
-# -- train ---------------------------------------------------------------------
-def available_tasks():
-    """Training scripts present in this checkout."""
-    _checkout_root()
-    return [t for t in TASKS if importlib.util.find_spec(f"training.{t}") is not None]
-
-
-def _train(args, rest):
-    tasks = available_tasks()
-    if args.task not in tasks:
-        raise CommandError(
-            f"unknown training task {args.task!r}; available: {', '.join(tasks)}"
-        )
-    module = importlib.import_module(f"training.{args.task}")
-    module.main(list(rest))
-    return 0
 
 
 # -- export ----------------------------------------------------------------------
@@ -362,36 +281,13 @@ def _list(args, rest):
 def build_parser():
     parser = argparse.ArgumentParser(
         prog=PROG,
-        description="Learned image resizers for Keras: compare, train, export, visualize.",
+        description="Learned image resizers for Keras: export, visualize, list.",
     )
     parser.add_argument(
         "--debug", action="store_true", help="show tracebacks on errors"
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
-
-    compare = sub.add_parser(
-        "compare",
-        add_help=False,
-        help="fixed resizers vs LearnedResize on offline digit canvases",
-        description="The resizer comparison of `make demo` (1 seed, 3 epochs); "
-        "`--full` runs the 3-seed benchmark schedule. Other arguments go to "
-        "`python -m benchmarks.learned_resize` (`keras-resize compare --help` "
-        "shows them).",
-    )
-    compare.add_argument("--full", action="store_true", help="3 seeds, 6 epochs")
-    compare.add_argument(
-        "--no-export", action="store_true", help="skip the TFLite export of the best"
-    )
-    compare.set_defaults(handler=_compare)
-
-    train = sub.add_parser(
-        "train",
-        help="run a training script (classification, iqa, ...)",
-        description="Dispatch to training/TASK.py; arguments after TASK go to it.",
-    )
-    train.add_argument("task", metavar="TASK", help=f"one of {', '.join(TASKS)}")
-    train.set_defaults(handler=_train)
 
     export = sub.add_parser(
         "export",
@@ -456,36 +352,15 @@ def build_parser():
     return parser
 
 
-def _split_passthrough(argv):
-    """Split off what `compare` / `train TASK` pass on to their scripts."""
-    index = next((i for i, a in enumerate(argv) if not a.startswith("-")), None)
-    if index is None:
-        return argv, []
-    command = argv[index]
-    if (
-        command == "train"
-        and len(argv) > index + 1
-        and not argv[index + 1].startswith("-")
-    ):
-        return argv[: index + 2], argv[index + 2 :]
-    if command == "compare":
-        rest = argv[index + 1 :]
-        mine = ("--full", "--no-export")
-        own = [a for a in rest if a in mine]
-        return argv[: index + 1] + own, [a for a in rest if a not in mine]
-    return argv, []
-
-
 def main(argv=None):
     from keras_resize.console import quiet_framework_logs
 
     quiet_framework_logs()
     parser = build_parser()
     argv = list(sys.argv[1:] if argv is None else argv)
-    head, rest = _split_passthrough(argv)
-    args = parser.parse_args(head)
+    args = parser.parse_args(argv)
     try:
-        return args.handler(args, rest)
+        return args.handler(args, [])
     except (CommandError, ValueError, FileNotFoundError, KeyError) as error:
         if args.debug:
             raise

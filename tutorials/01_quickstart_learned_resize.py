@@ -145,7 +145,7 @@ print(f"saved {figure}")
 """
 ## Next
 
-- `keras-resize compare` runs this comparison against more fixed resizers.
+- `python -m benchmarks.compare` (in a source checkout) runs this comparison against more fixed resizers.
 - `tutorials/05_export_tflite.py` exports a model with `LearnedResize` to
   TFLite with builtin ops only.
 """
