@@ -101,7 +101,7 @@ def write_outputs(output_dir, name, results, to_markdown, log=print):
     """Write `NAME.json` (the results) and `NAME.md` (`to_markdown(results)`)
     into `output_dir`, print the markdown, and return the two paths.
 
-    `results` must be JSON-serialisable (see `training.common.json_safe`);
+    `results` must be JSON-serialisable (see `training.results.json_safe`);
     paths inside the repository are written relative to it
     (`repository_relative`).
     """

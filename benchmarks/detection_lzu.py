@@ -1,6 +1,6 @@
 """LZU vs FOVEA vs uniform downsizing for detection (issue 5).
 
-The same keras-hub RetinaNet (`resnet_tiny` ResNet + FPN, P2-P5, built from
+The same keras-hub RetinaNet (`resnet10_narrow` ResNet + FPN, P2-P5, built from
 config) and the same schedule, trained on 128x128 digit detection canvases
 that it sees at 0.25x (32x32) and 0.5x (64x64), with three front ends
 (`training.detection`):
@@ -66,7 +66,7 @@ FULL = {
     "steps_per_epoch": None,
     "batch_size": 16,
     "learning_rate": 1e-3,
-    "detector": "resnet_tiny",
+    "detector": "resnet10_narrow",
     "head_conv_layers": None,
     "grid_shape": (31, 31),
 }
@@ -297,7 +297,7 @@ def plot(results, path):
 
 def run(args, command=None, log=print):
     from training import detection
-    from training.common import json_safe
+    from training.results import json_safe
 
     start = time.perf_counter()
     config = _config(args)

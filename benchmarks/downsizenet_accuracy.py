@@ -294,7 +294,7 @@ def to_markdown(results):
 
 
 def run(args, command=None, log=print):
-    from training.common import json_safe
+    from training.results import json_safe
 
     start = time.perf_counter()
     config = _config(args)

@@ -367,12 +367,14 @@ def _reevaluate_all(config, runs_dir, log):
     """Re-evaluate trained runs from their final weights (no retraining).
 
     For runs trained before BatchNormalization recalibration existed: loads
-    each run's `checkpoints/last.weights.h5`, applies the training script's
-    `recalibrate_batch_norm` (the same step `training.classification` now
-    runs after `fit`), evaluates val and test again, re-saves the learned
-    resizer, and updates the run's `results.json`.
+    each run's `checkpoints/last.weights.h5`, applies
+    `keras_resize.callbacks.recalibrate_batch_norm` (the same step
+    `training.classification` now runs after `fit`), evaluates val and test
+    again, re-saves the learned resizer, and updates the run's `results.json`.
     """
-    from training import classification, common
+    from keras_resize.callbacks import recalibrate_batch_norm
+    from training import classification
+    from training.runtime import set_seed
 
     runs = []
     for resizer in config["resizers"]:
@@ -381,7 +383,7 @@ def _reevaluate_all(config, runs_dir, log):
             argv = _training_argv(config, resizer, seed, run_dir, 0)
             args = classification.parse_args(argv)
             log(f"[{NAME}] re-evaluating {resizer} seed {seed}")
-            common.set_seed(seed)
+            set_seed(seed)
             train, val, test, info = classification.make_datasets(args)
             model = classification.build_model(
                 resizer,
@@ -392,9 +394,7 @@ def _reevaluate_all(config, runs_dir, log):
                 dropout=args.dropout,
             )
             model.load_weights(run_dir / "checkpoints" / "last.weights.h5")
-            steps = common.recalibrate_batch_norm(
-                model, train, args.bn_recalibration_steps
-            )
+            steps = recalibrate_batch_norm(model, train, args.bn_recalibration_steps)
             model.compile(
                 loss=classification.keras.losses.CategoricalCrossentropy(
                     from_logits=True, label_smoothing=args.label_smoothing
@@ -818,7 +818,7 @@ def _previous_rows(previous, config):
 
 def run(args, command=None, log=print):
     """Runs the benchmark for parsed `args`; writes JSON, markdown and PNG."""
-    from training.common import json_safe
+    from training.results import json_safe
 
     start = time.perf_counter()
     config = _config(args)

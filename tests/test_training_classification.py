@@ -1,4 +1,4 @@
-"""Tests of `training/classification.py` and `training/common.py`.
+"""Tests of `training/classification.py`, its backbones and its schedules.
 
 Every run is tiny (16 train canvases of 64x64 -> 16x16, one epoch) and
 offline: digits canvases, `tfds.testing.mock_data` for ImageNet and a small
@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from keras_resize.layers import available_resizers
-from training import classification, common
+from training import backbones, classification, optimization, options
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -273,7 +273,7 @@ def test_image_folder_path(tmp_path):
     assert 0.0 <= results["test_accuracy"] <= 1.0
 
 
-@pytest.mark.parametrize("backbone", sorted(classification.BACKBONES))
+@pytest.mark.parametrize("backbone", sorted(backbones.BACKBONES))
 def test_every_backbone_constructs(backbone):
     model = classification.build_model("bilinear", backbone, 64, 32, 7)
     logits = model(np.zeros((2, 64, 64, 3), "float32"))
@@ -302,13 +302,13 @@ def test_resizer_args_are_parsed():
         ["--resizer-arg", "filters=8", "--resizer-arg", "antialias=true"]
     )
     assert args.resizer_kwargs == {"filters": 8, "antialias": True}
-    assert classification.parse_value("0.5") == 0.5
-    assert classification.parse_value("bicubic") == "bicubic"
+    assert options.parse_value("0.5") == 0.5
+    assert options.parse_value("bicubic") == "bicubic"
 
 
-@pytest.mark.parametrize("name", common.SCHEDULES)
+@pytest.mark.parametrize("name", options.SCHEDULES)
 def test_schedules_warm_up_then_decay(name):
-    schedule = common.make_schedule(name, 0.1, total_steps=100, warmup_steps=10)
+    schedule = optimization.make_schedule(name, 0.1, total_steps=100, warmup_steps=10)
     lr = [float(schedule(step)) for step in (0, 9, 10, 50, 99)]
     assert lr[0] == pytest.approx(0.01)
     assert lr[1] == pytest.approx(0.1)
@@ -318,7 +318,7 @@ def test_schedules_warm_up_then_decay(name):
         assert lr[2] == pytest.approx(0.1)
         assert lr[2] > lr[3] > lr[4]
     config = schedule.get_config()
-    assert common.WarmupSchedule(**config).get_config() == config
+    assert optimization.WarmupSchedule(**config).get_config() == config
 
 
 @pytest.mark.large

@@ -1,10 +1,11 @@
-"""Tests of `training/detection.py` (RetinaNet with uniform / FOVEA / LZU
+"""Tests of `training.detection` (RetinaNet with uniform / FOVEA / LZU
 front ends on digit detection canvases).
 
 Runs are tiny (16 canvases of 64x64 seen at 32x32, one epoch of 2 steps);
-the front-end geometry is checked against exact references (boxes mapped to
-the detector's frame and back, the packed LZU input, LZU with a uniform
-warp == plain downsizing); TFDS loaders run on `tfds.testing.mock_data`.
+predictions mapped back to the input frame score AP 1, the predictor decodes
+as keras-hub does; TFDS loaders run on `tfds.testing.mock_data`. The front
+ends and the LZU backbone are the package's (`keras_resize.models`), tested
+in `tests/test_detection_front_ends.py`.
 """
 
 import json
@@ -17,7 +18,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from keras_resize.ops import resize, warp
+from keras_resize.models import DetectionFrontEnd
+from keras_resize.ops import warp
 from training import coco_metrics, detection
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -111,7 +113,7 @@ def test_mirrored_strategy_on_two_logical_cpus(tmp_path):
 
 
 # ----------------------------------------------------------------------------
-# Front-end geometry.
+# Evaluation (the front ends' geometry: tests/test_detection_front_ends.py).
 
 
 def _boxes():
@@ -123,133 +125,11 @@ def _boxes():
 
 
 @pytest.mark.parametrize("kind", ["uniform", "fovea", "lzu"])
-def test_boxes_to_the_detector_frame_and_back(kind):
-    front_end = detection.FrontEnd(kind, "fixed", 64, 0.5, _peaked_prior())
-    boxes, valid = _boxes()
-    grid = front_end.fixed_grid
-    framed = front_end.to_frame(boxes, valid, grid)
-    back = front_end.to_input(framed, valid, grid)
-    np.testing.assert_allclose(back.numpy(), boxes.numpy(), atol=1e-3)
-    np.testing.assert_array_equal(framed.numpy()[0, 2], [-1, -1, -1, -1])  # padding
-    if kind == "fovea":
-        # the peaked prior magnifies: the warped boxes are not just halved
-        assert not np.allclose(
-            framed.numpy()[0, :2], boxes.numpy()[0, :2] / 2, atol=0.5
-        )
-    else:
-        np.testing.assert_allclose(framed.numpy()[0, :2], boxes.numpy()[0, :2] / 2)
-
-
-def test_uniform_front_end_is_a_zoom_with_uniform_saliency():
-    images = tf.random.stateless_uniform((2, 64, 64, 1), (1, 2))
-    front_end = detection.FrontEnd("uniform", "fixed", 64, 0.25, _peaked_prior())
-    x, grid = front_end.inputs(images)
-    assert grid is None
-    zoomed = warp.zoom(
-        images, warp.coarse_grid(warp.uniform_saliency((9, 9))), (16, 16)
-    )
-    np.testing.assert_allclose(x.numpy(), zoomed.numpy(), atol=1e-5)
-
-
-def test_lzu_input_packs_the_full_image_and_the_saliency_without_loss():
-    images = tf.random.stateless_uniform((2, 64, 64, 3), (3, 4))
-    front_end = detection.FrontEnd("lzu", "adaptive", 64, 0.25, _peaked_prior())
-    saliency = tf.random.stateless_uniform((2, 9, 9), (5, 6))
-    x, _ = front_end.inputs(images, saliency)
-    assert x.shape == (2, 16, 16, 3 * 16 + 1)
-    image, unpacked = detection.UnpackFrame(4, 3, (9, 9))(x)
-    np.testing.assert_array_equal(image.numpy(), images.numpy())
-    np.testing.assert_array_equal(unpacked.numpy(), saliency.numpy())
-
-
-def _small_retina_backbone(frame, channels):
-    import keras_hub
-
-    encoder = keras_hub.models.ResNetBackbone(
-        input_conv_filters=[64], input_conv_kernel_sizes=[3],
-        stackwise_num_filters=[64, 64, 64, 64], stackwise_num_blocks=[1, 1, 1, 1],
-        stackwise_num_strides=[1, 2, 2, 2], block_type="basic_block",
-        use_pre_activation=False, image_shape=(frame, frame, channels),
-    )  # fmt: skip
-    return keras_hub.models.RetinaNetBackbone(
-        encoder, min_level=2, max_level=5, use_p5=False,
-        image_shape=(frame, frame, channels),
-    )  # fmt: skip
-
-
-def test_lzu_backbone_with_a_uniform_warp_is_plain_downsizing():
-    """LZU with uniform saliency: zoom = bilinear resize, unzoom = identity,
-    so every FPN level equals the backbone on the downsized image."""
-    keras.utils.set_random_seed(0)
-    retina = _small_retina_backbone(32, 1)
-    uniform = np.full((9, 9), 1 / 81)
-    lzu = detection.lzu_backbone(retina, 2, uniform)
-    assert lzu.image_shape == (32, 32, 4)
-    assert (lzu.min_level, lzu.max_level) == (2, 5)
-    images = tf.random.stateless_uniform((2, 64, 64, 1), (7, 8))
-    packed = tf.nn.space_to_depth(images, 2)
-    ours = lzu(packed)
-    reference = retina(resize(images, (32, 32), "bilinear"))
-    assert list(ours) == ["P2", "P3", "P4", "P5"]
-    for level in ours:
-        np.testing.assert_allclose(
-            ours[level].numpy(), reference[level].numpy(), atol=2e-4, err_msg=level
-        )
-    # a peaked warp changes the features, and the config round-trips
-    peaked = detection.lzu_backbone(retina, 2, _peaked_prior())
-    assert not np.allclose(peaked(packed)["P2"], reference["P2"], atol=1e-3)
-    config = peaked.get_config()
-    assert config["block_size"] == 2 and len(config["saliency"]) == 9
-    json.dumps(config)  # serialisable
-
-
-def test_adaptive_lzu_backbone_takes_its_saliency_from_the_input():
-    keras.utils.set_random_seed(0)
-    retina = _small_retina_backbone(32, 1)
-    adaptive = detection.lzu_backbone(retina, 2, None, grid_shape=(9, 9))
-    fixed = detection.lzu_backbone(retina, 2, _peaked_prior())
-    images = tf.random.stateless_uniform((2, 64, 64, 1), (9, 10))
-    front_end = detection.FrontEnd("lzu", "adaptive", 64, 0.5, _peaked_prior())
-    saliency = tf.constant(np.stack([_peaked_prior()] * 2), tf.float32)
-    x, _ = front_end.inputs(images, saliency)
-    ours, reference = adaptive(x), fixed(tf.nn.space_to_depth(images, 2))
-    for level in ours:
-        np.testing.assert_allclose(ours[level], reference[level], atol=2e-4)
-
-
-def test_adaptive_training_batch_zooms_by_jittered_truth():
-    front_end = detection.FrontEnd(
-        "fovea", "adaptive", 64, 0.5, _peaked_prior(), jitter=3.0
-    )
-    images = tf.random.stateless_uniform((1, 64, 64, 1), (1, 1))
-    boxes, valid = _boxes()
-    labels = tf.where(valid, 3, -1)
-    seed = tf.constant([0, 1], tf.int64)
-    x, targets = front_end.training_batch(
-        images, {"boxes": boxes, "labels": labels}, seed
-    )
-    assert x.shape == (1, 32, 32, 1)
-    np.testing.assert_array_equal(targets["labels"], labels)
-    # the same zoom, rebuilt from the same jitter
-    moved = warp.jitter_boxes(tf.where(valid[..., None], boxes, 0.0), 3.0, seed,
-                              box_format="yxyx")  # fmt: skip
-    grid = warp.coarse_grid(front_end.saliency_from_boxes(moved, valid))
-    np.testing.assert_allclose(x, warp.zoom(images, grid, (32, 32)), atol=1e-6)
-    np.testing.assert_allclose(
-        targets["boxes"],
-        warp.warp_boxes(
-            boxes, grid, (64, 64), (32, 32), box_format="yxyx", valid=valid
-        ),
-        atol=1e-5,
-    )
-
-
-@pytest.mark.parametrize("kind", ["uniform", "fovea", "lzu"])
 def test_predictions_return_to_the_input_frame_and_score_ap_one(kind):
     """A predictor that outputs the ground truth in the detector's frame gets
     AP 1 after `predict` maps its boxes back (two passes when adaptive)."""
     saliency = "adaptive" if kind == "lzu" else "fixed"
-    front_end = detection.FrontEnd(kind, saliency, 64, 0.5, _peaked_prior())
+    front_end = DetectionFrontEnd(kind, saliency, 64, 0.5, _peaked_prior())
     boxes, valid = _boxes()
     calls = []
 
@@ -280,7 +160,7 @@ def test_predictor_decodes_like_keras_hub():
     keras-hub's own best detection (its decoder, class-agnostic NMS)."""
     keras.utils.set_random_seed(1)
     args = detection.parse_args([*TINY, "--front-end", "uniform"])
-    front_end = detection.FrontEnd("uniform", "fixed", 64, 0.5, _peaked_prior())
+    front_end = DetectionFrontEnd("uniform", "fixed", 64, 0.5, _peaked_prior())
     detector = detection.build_detector(args, front_end, 10, 1)
     # zero box deltas: the boxes are the anchors (a random box head makes
     # degenerate boxes, which keras-hub's NMS handles its own way)
@@ -323,7 +203,7 @@ def test_low_quality_matcher_gives_every_box_a_positive_anchor():
     plain = RetinaNetLabelEncoder(anchors, "yxyx", encoding_format="center_xywh")
     _, plain_classes = plain(images, boxes, labels)
     encoder = RetinaNetLabelEncoder(anchors, "yxyx", encoding_format="center_xywh")
-    encoder.box_matcher = detection._low_quality_matcher()
+    encoder.box_matcher = detection.low_quality_matcher()
     _, classes = encoder(images, boxes, labels)
     classes, plain_classes = classes.numpy(), plain_classes.numpy()
     assert not {3, 7, 2} <= set(plain_classes[0].tolist())  # some are lost ...
@@ -389,7 +269,7 @@ def test_tfds_loaders_with_mock_data(tmp_path, dataset, num_classes):
         args = detection.parse_args([*argv, "--steps-per-epoch", "2"])
         splits, info = detection.make_datasets(args)
         image, targets = next(iter(splits["test"]))
-        front_end = detection.FrontEnd("fovea", "fixed", 64, 0.5, _peaked_prior())
+        front_end = DetectionFrontEnd("fovea", "fixed", 64, 0.5, _peaked_prior())
         x, y = next(iter(detection.training_dataset(splits["train"], front_end,
                                                    args, repeat=True)))  # fmt: skip
     assert info["num_classes"] == num_classes and info["channels"] == 3
@@ -431,6 +311,8 @@ def test_tfds_loaders_with_mock_data(tmp_path, dataset, num_classes):
         (["--score-threshold", "2"], "score-threshold"),
         (["--front-end", "zoom"], "zoom"),
         (["--dataset", "cityscapes"], "cityscapes"),
+        # classification's `resnet_tiny` is another network
+        (["--detector", "resnet_tiny"], "resnet_tiny"),
     ],
 )
 def test_bad_arguments(argv, match, capsys):
@@ -446,3 +328,199 @@ def test_default_output_dir_names_the_configuration():
     )
     args = detection.parse_args(["--front-end", "uniform", "--scale", "0.5"])
     assert args.output_dir.endswith("uniform_scale0.5_seed0")
+
+
+def test_detector_specs_and_the_package_entry_points():
+    # the detection ResNet keeps its spec under its own name
+    assert detection.DETECTORS["resnet10_narrow"] == (
+        [64, 64, 128, 128], [1, 1, 1, 1], "basic_block", 2,
+    )  # fmt: skip
+    assert "resnet_tiny" not in detection.DETECTORS
+    assert detection.parse_args([]).detector == "resnet10_narrow"
+    # the package re-exports its modules' names and the package's pieces
+    from keras_resize import models
+    from training.detection import data, evaluation, model, runner
+
+    assert detection.main is runner.main and detection.run is runner.run
+    assert detection.make_datasets is data.make_datasets
+    assert detection.evaluate is evaluation.evaluate
+    assert detection.build_detector is model.build_detector
+    assert detection.FrontEnd is models.DetectionFrontEnd
+    assert detection.lzu_backbone is models.lzu_backbone
+
+
+def test_python_dash_m_runs_the_package(monkeypatch, capsys):
+    import runpy
+
+    monkeypatch.setattr(sys, "argv", ["training.detection", "--help"])
+    with pytest.raises(SystemExit) as exit_info:
+        runpy.run_module("training.detection", run_name="__main__")
+    assert exit_info.value.code == 0
+    out = capsys.readouterr().out
+    assert "python -m training.detection" in out and "resnet10_narrow" in out
+
+
+# ----------------------------------------------------------------------------
+# The user's files: COCO JSON and Pascal VOC.
+
+# image -> (height, width, [(class, y1, x1, y2, x2, flag)]); boxes in
+# continuous pixels, flag = iscrowd (COCO) / difficult (VOC)
+FILE_IMAGES = {
+    f"im{i}": (48, 80, [("kite", 4 + i, 6, 30, 40 + i, 0), ("ball", 20, 50, 44, 76, i == 2)])
+    for i in range(6)
+}  # fmt: skip
+
+
+def _write_images(folder, names=FILE_IMAGES):
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in names:
+        height, width, objects = FILE_IMAGES[name]
+        pixels = np.full((height, width, 3), 40, np.uint8)
+        for _, y1, x1, y2, x2, _ in objects:
+            pixels[y1:y2, x1:x2] = 220
+        tf.io.write_file(str(folder / f"{name}.png"), tf.io.encode_png(pixels))
+
+
+def _write_coco(path, image_dir, names, categories=((3, "kite"), (7, "ball"))):
+    _write_images(image_dir, names)
+    ids = {name: cid for cid, name in categories}
+    images, annotations = [], []
+    for index, name in enumerate(names):
+        height, width, objects = FILE_IMAGES[name]
+        images.append({"id": index, "file_name": f"{name}.png", "height": height,
+                       "width": width})  # fmt: skip
+        for cls, y1, x1, y2, x2, crowd in objects:
+            annotations.append(
+                {"id": len(annotations) + 1, "image_id": index,
+                 "category_id": ids[cls], "bbox": [x1, y1, x2 - x1, y2 - y1],
+                 "iscrowd": int(crowd)}
+            )  # fmt: skip
+    categories = [{"id": cid, "name": name} for cid, name in categories]
+    path.write_text(
+        json.dumps({"images": images, "annotations": annotations,
+                    "categories": categories})
+    )  # fmt: skip
+
+
+def _write_voc(folder, splits):
+    _write_images(folder / "JPEGImages")
+    (folder / "Annotations").mkdir()
+    for name, (height, width, objects) in FILE_IMAGES.items():
+        xml = [f"<annotation><filename>{name}.png</filename><size><width>{width}"
+               f"</width><height>{height}</height><depth>3</depth></size>"]  # fmt: skip
+        for cls, y1, x1, y2, x2, difficult in objects:
+            # VOC: 1-based inclusive pixel indices
+            xml.append(
+                f"<object><name>{cls}</name><difficult>{int(difficult)}</difficult>"
+                f"<bndbox><xmin>{x1 + 1}</xmin><ymin>{y1 + 1}</ymin>"
+                f"<xmax>{x2}</xmax><ymax>{y2}</ymax></bndbox></object>"
+            )
+        (folder / "Annotations" / f"{name}.xml").write_text(
+            "".join(xml) + "</annotation>"
+        )
+    (folder / "ImageSets" / "Main").mkdir(parents=True)
+    for split, names in splits.items():
+        (folder / "ImageSets" / "Main" / f"{split}.txt").write_text("\n".join(names))
+
+
+FILE_RUN = [
+    "--input-size", "64", "--scale", "0.5", "--grid-shape", "9", "9",
+    "--epochs", "1", "--steps-per-epoch", "2", "--batch-size", "2",
+    "--verbose", "0", "--bn-recalibration-steps", "0", "--head-conv-layers", "1",
+    "--no-figure", "--data-seed", "1",
+]  # fmt: skip
+
+
+# ~50 s on 2 cores, as the digits LZU run above (the file pipeline up to the
+# training batches is checked without training below)
+@pytest.mark.large
+def test_a_tiny_lzu_run_on_coco_json_files_with_a_held_out_split(tmp_path):
+    _write_coco(tmp_path / "train.json", tmp_path / "images", list(FILE_IMAGES))
+    args = detection.parse_args(
+        [*FILE_RUN, "--dataset", "coco_json", "--annotations",
+         str(tmp_path / "train.json"), "--images", str(tmp_path / "images"),
+         "--held-out", "0.34", "--front-end", "lzu",
+         "--output-dir", str(tmp_path / "run")]
+    )  # fmt: skip
+    results = detection.run(args)
+    # labels follow the category ids (3: kite, 7: ball); 2 of 6 images held out
+    assert results["num_classes"] == 2 and results["class_names"] == ["kite", "ball"]
+    assert results["train_examples"] == 4
+    assert len(results["test_per_class_AP"]) == 2
+    assert 0.0 <= results["test_AP"] <= 1.0
+    assert results["prior_max_over_min"] > 1.0  # a prior from the files' boxes
+    assert (tmp_path / "run" / "results.json").exists()
+
+
+def test_voc_folder_splits_boxes_and_flags(tmp_path):
+    names = list(FILE_IMAGES)
+    _write_voc(tmp_path / "voc", {"train": names[:4], "val": names[4:]})
+    base = [*FILE_RUN, "--dataset", "voc_folder", "--data-dir", str(tmp_path / "voc"),
+            "--output-dir", str(tmp_path / "run")]  # fmt: skip
+    args = detection.parse_args([*base, "--train-split", "train", "--val-split", "val"])
+    splits, info = detection.make_datasets(args)
+    assert info["num_classes"] == 2 and info["class_names"] == ["ball", "kite"]
+    assert info["train_examples"] == 4 and info["channels"] == 3
+    val = list(splits["val"])
+    assert len(val) == 2 and len(list(splits["test"])) == 2
+    # the boxes of im4, scaled from 48x80 to 64x64 (VOC's 1-based pixels undone)
+    image, targets = val[0]
+    assert image.shape == (64, 64, 3) and image.dtype == tf.float32
+    expected = np.array([[8, 6, 30, 40 + 4], [20, 50, 44, 76]], np.float32)
+    expected *= np.array([64 / 48, 64 / 80] * 2, np.float32)
+    np.testing.assert_allclose(targets["boxes"][:2], expected, rtol=1e-5)
+    np.testing.assert_array_equal(targets["labels"][:3], [1, 0, -1])
+    assert not targets["ignore"].numpy().any() and not targets["crowd"].numpy().any()
+    # the prior's boxes skip the difficult box of im2 (a training image)
+    assert info["train_boxes"].shape == (7, 4)
+    # without --val-split: --held-out of every image
+    splits, info = detection.make_datasets(
+        detection.parse_args([*base, "--held-out", "0.5"])
+    )
+    assert info["train_examples"] == 3 and len(list(splits["val"])) == 3
+    flagged = [t["ignore"].numpy().any() for _, t in splits["val"]] + [
+        t["ignore"].numpy().any() for _, t in splits["train"]
+    ]
+    assert sum(flagged) == 1  # im2's difficult box, wherever im2 went
+    front_end = DetectionFrontEnd("uniform", "fixed", 64, 0.5, _peaked_prior())
+    x, y = next(iter(detection.training_dataset(splits["train"], front_end, args,
+                                               repeat=True)))  # fmt: skip
+    assert x.shape == (2, 32, 32, 3) and y["boxes"].shape == (2, 100, 4)
+
+
+def test_coco_json_validation_annotations_must_share_the_categories(tmp_path):
+    names = list(FILE_IMAGES)
+    _write_coco(tmp_path / "train.json", tmp_path / "images", names[:4])
+    _write_coco(tmp_path / "val.json", tmp_path / "images", names[4:])
+    base = [*FILE_RUN, "--dataset", "coco_json", "--annotations",
+            str(tmp_path / "train.json"), "--images", str(tmp_path / "images"),
+            "--output-dir", str(tmp_path / "run"), "--test-size", "1"]  # fmt: skip
+    args = detection.parse_args(
+        [*base, "--val-annotations", str(tmp_path / "val.json")]
+    )
+    splits, info = detection.make_datasets(args)
+    assert info["train_examples"] == 4
+    assert len(list(splits["val"])) == 2 and len(list(splits["test"])) == 1
+    _write_coco(tmp_path / "other.json", tmp_path / "images", names[4:],
+                categories=((3, "kite"), (8, "ball")))  # fmt: skip
+    args = detection.parse_args(
+        [*base, "--val-annotations", str(tmp_path / "other.json")]
+    )
+    with pytest.raises(ValueError, match="categories"):
+        detection.make_datasets(args)
+
+
+@pytest.mark.parametrize(
+    "argv,match",
+    [
+        (["--dataset", "coco_json", "--images", "x"], "--annotations"),
+        (["--dataset", "coco_json", "--annotations", "x"], "--images"),
+        (["--dataset", "voc_folder"], "--data-dir"),
+        (["--dataset", "voc_folder", "--data-dir", "x", "--held-out", "0"], "held-out"),
+        (["--dataset", "voc_folder", "--data-dir", "x", "--held-out", "1"], "held-out"),
+    ],
+)
+def test_bad_file_dataset_arguments(argv, match, capsys):
+    with pytest.raises(SystemExit):
+        detection.parse_args(argv)
+    assert match in capsys.readouterr().err

@@ -55,16 +55,17 @@ import tensorflow as tf
 from keras_resize import pretrained
 from keras_resize.layers import get_resizer
 from keras_resize.ops import resize
-from training import common
-
-# Shared with `training.iqa`, now in `training.common`; kept importable here.
-from training.common import (  # noqa: F401
-    IMAGENET_MEAN,
-    IMAGENET_STD,
-    measure_resizer,
-    parse_resizer_args,
-    parse_value,
+from training.backbones import BACKBONES, build_backbone, resizer_features
+from training.callbacks import fit_model, maybe_recalibrate_batch_norm
+from training.optimization import compile_model
+from training.options import (
+    add_common_arguments,
+    add_measurement_arguments,
+    add_model_arguments,
+    check_common_args,
 )
+from training.results import finish_run, format_metric, run_results
+from training.runtime import start_run
 
 TASK = "classification"
 DEFAULT_OUTPUT_DIR = os.path.join("runs", TASK)
@@ -77,126 +78,6 @@ CANVAS_DIGIT_SIZE = (40, 100)
 CROP_AREA_RANGE = (0.08, 1.0)
 CROP_ASPECT_RANGE = (3 / 4, 4 / 3)
 EVAL_CROP_FRACTION = 0.875
-RESULTS_FILE = common.RESULTS_FILE
-
-
-# ----------------------------------------------------------------------------
-# Backbones: name -> (factory(image_size) -> keras Model, description).
-
-
-def _resnet(filters, blocks, block_type):
-    def factory(image_size):
-        import keras_hub
-
-        return keras_hub.models.ResNetBackbone(
-            input_conv_filters=[64],
-            input_conv_kernel_sizes=[7],
-            stackwise_num_filters=list(filters),
-            stackwise_num_blocks=list(blocks),
-            stackwise_num_strides=[1] + [2] * (len(filters) - 1),
-            block_type=block_type,
-            use_pre_activation=False,
-            image_shape=(image_size, image_size, 3),
-            name="backbone",
-        )
-
-    return factory
-
-
-def _mobilenetv3small(image_size):
-    """MobileNetV3-Small 1.0 (Howard et al. 2019, Table 2)."""
-    import keras_hub
-
-    hs = "hard_swish"
-    return keras_hub.models.MobileNetBackbone(
-        stackwise_expansion=[[72, 88], [96, 240, 240], [120, 144], [288, 576, 576]],
-        stackwise_num_blocks=[2, 3, 2, 3],
-        stackwise_num_filters=[[24, 24], [40, 40, 40], [48, 48], [96, 96, 96]],
-        stackwise_kernel_size=[[3, 3], [5, 5, 5], [5, 5], [5, 5, 5]],
-        stackwise_num_strides=[[2, 1], [2, 1, 1], [1, 1], [2, 1, 1]],
-        stackwise_se_ratio=[[None, None], [0.25] * 3, [0.25] * 2, [0.25] * 3],
-        stackwise_activation=[["relu", "relu"], [hs] * 3, [hs] * 2, [hs] * 3],
-        stackwise_padding=[[1, 1], [2, 2, 2], [2, 2], [2, 2, 2]],
-        output_num_filters=1024,
-        depthwise_filters=16,
-        depthwise_stride=2,
-        depthwise_residual=False,
-        last_layer_filter=576,
-        squeeze_and_excite=0.5,
-        image_shape=(image_size, image_size, 3),
-        input_activation=hs,
-        output_activation=hs,
-        input_num_filters=16,
-        name="backbone",
-    )
-
-
-def _efficientnetb0(image_size):
-    """EfficientNet-B0 (Tan & Le 2019), the `v1` blocks."""
-    import keras_hub
-
-    return keras_hub.models.EfficientNetBackbone(
-        stackwise_width_coefficients=[1.0] * 7,
-        stackwise_depth_coefficients=[1.0] * 7,
-        stackwise_kernel_sizes=[3, 3, 5, 3, 5, 5, 3],
-        stackwise_num_repeats=[1, 2, 2, 3, 3, 4, 1],
-        stackwise_input_filters=[32, 16, 24, 40, 80, 112, 192],
-        stackwise_output_filters=[16, 24, 40, 80, 112, 192, 320],
-        stackwise_expansion_ratios=[1, 6, 6, 6, 6, 6, 6],
-        stackwise_squeeze_and_excite_ratios=[0.25] * 7,
-        stackwise_strides=[1, 2, 2, 2, 1, 2, 1],
-        stackwise_block_types=["v1"] * 7,
-        include_stem_padding=True,
-        use_depth_divisor_as_min_depth=True,
-        cap_round_filter_decrease=True,
-        stem_conv_padding="valid",
-        input_shape=(image_size, image_size, 3),
-        name="backbone",
-    )
-
-
-def _simple_cnn(image_size):
-    """A plain 5-conv CNN (32-64-64-128-128, three stride-2), ~0.3 M params."""
-    inputs = keras.Input((image_size, image_size, 3))
-    x = inputs
-    for filters, stride in ((32, 2), (64, 1), (64, 2), (128, 1), (128, 2)):
-        x = keras.layers.Conv2D(filters, 3, strides=stride, padding="same")(x)
-        x = keras.layers.BatchNormalization()(x)
-        x = keras.layers.ReLU()(x)
-    return keras.Model(inputs, x, name="backbone")
-
-
-BACKBONES = {
-    "resnet_tiny": (
-        _resnet([64, 128], [1, 1], "basic_block"),
-        "keras-hub ResNet, basic blocks, filters [64, 128], 1 block each (fast)",
-    ),
-    "simple_cnn": (_simple_cnn, _simple_cnn.__doc__),
-    "resnet18": (
-        _resnet([64, 128, 256, 512], [2, 2, 2, 2], "basic_block"),
-        "keras-hub ResNet-18 (v1)",
-    ),
-    "resnet50": (
-        _resnet([64, 128, 256, 512], [3, 4, 6, 3], "bottleneck_block"),
-        "keras-hub ResNet-50 (v1)",
-    ),
-    "mobilenetv3small": (_mobilenetv3small, _mobilenetv3small.__doc__),
-    "efficientnetb0": (_efficientnetb0, _efficientnetb0.__doc__),
-}
-
-
-def build_backbone(name, image_size):
-    """Builds the backbone registered in `BACKBONES` as `name`.
-
-    Raises:
-        ValueError: for an unknown name.
-    """
-    if name not in BACKBONES:
-        raise ValueError(
-            f"Unknown backbone. Expected one of {sorted(BACKBONES)}. "
-            f"Received: backbone={name!r}"
-        )
-    return BACKBONES[name][0](image_size)
 
 
 # ----------------------------------------------------------------------------
@@ -217,7 +98,7 @@ def build_parser():
         prog="python -m training.classification",
         description="Train an image classifier with a resizer in front.",
     )
-    model = common.add_model_arguments(parser, BACKBONES, image_size=64, dropout=0.2)
+    model = add_model_arguments(parser, BACKBONES, image_size=64, dropout=0.2)
     model.add_argument(
         "--freeze-backbone", action="store_true", help="train the head only"
     )
@@ -235,6 +116,14 @@ def build_parser():
         default=None,
         metavar="PATH",
         help="write the trained resizer's weights (.weights.h5)",
+    )
+    model.add_argument(
+        "--save-classifier",
+        default=None,
+        metavar="PATH",
+        help="write the trained classifier that follows the resizer (.keras: "
+        "resized images in [0, 1] -> logits), after any BatchNormalization "
+        "re-estimation",
     )
     model.add_argument(
         "--label-smoothing", type=float, default=0.1, help="(default: %(default)s)"
@@ -302,8 +191,8 @@ def build_parser():
         "--eval-steps", type=int, default=None, help="cap on val/test batches (all)"
     )
 
-    common.add_measurement_arguments(parser)
-    common.add_common_arguments(parser)
+    add_measurement_arguments(parser)
+    add_common_arguments(parser)
     parser.set_defaults(
         optimizer="sgd",
         learning_rate=0.05,
@@ -319,7 +208,7 @@ def parse_args(argv=None):
     """Parses and checks the command line (`sys.argv[1:]` if `argv` is None)."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    return common.check_common_args(parser, args, DEFAULT_OUTPUT_DIR)
+    return check_common_args(parser, args, DEFAULT_OUTPUT_DIR)
 
 
 # ----------------------------------------------------------------------------
@@ -330,6 +219,25 @@ def save_resizer_weights(resizer, input_size, path):
     """Writes the resizer's weights to `path` (`.weights.h5`), in the format
     of `keras_resize.pretrained` (so they can be shipped in saved_models/)."""
     pretrained.save_weights(resizer, path, (input_size, input_size, 3))
+
+
+def classifier_after_resizer(model, image_size):
+    """The part of a `build_model` model after its resizer, as its own model.
+
+    `resized images (N, image_size, image_size, 3) in [0, 1] -> logits`,
+    sharing the layers (and weights) of `model`.
+    """
+    inputs = keras.Input((image_size, image_size, 3), name="resized_images")
+    x = inputs
+    for name in ("normalize", "backbone", "pool", "dropout", "logits"):
+        x = model.get_layer(name)(x)
+    return keras.Model(inputs, x, name="classifier")
+
+
+def save_classifier(model, image_size, path):
+    """Writes `classifier_after_resizer(model, image_size)` as a `.keras` file."""
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    classifier_after_resizer(model, image_size).save(path)
 
 
 def load_resizer_weights(resizer, input_size, path):
@@ -353,7 +261,7 @@ def build_model(
 
     Args:
         resizer: a registered resizer name (`available_resizers()`).
-        backbone: a name in `BACKBONES`.
+        backbone: a name in `training.backbones.BACKBONES`.
         input_size: side of the square input images in [0, 1].
         image_size: side the resizer outputs and the backbone sees.
         num_classes: number of classes (the logits' size).
@@ -376,9 +284,7 @@ def build_model(
     kwargs["name"] = "resizer"
     resizer_layer = get_resizer(resizer, image_size, image_size, **kwargs)
     backbone_model = build_backbone(backbone, image_size)
-    inputs, x = common.resizer_features(
-        resizer_layer, backbone_model, input_size, dropout
-    )
+    inputs, x = resizer_features(resizer_layer, backbone_model, input_size, dropout)
     outputs = keras.layers.Dense(num_classes, dtype="float32", name="logits")(x)
     model = keras.Model(inputs, outputs, name=f"{resizer}_{backbone}")
     if resizer_weights:
@@ -613,7 +519,7 @@ def run(args):
         The results dict (also written to `--output-dir/results.json`).
     """
     start = time.perf_counter()
-    strategy = common.start_run(args, clear_session=True)
+    strategy = start_run(args, clear_session=True)
     train, val, test, info = make_datasets(args)
     num_classes = info["num_classes"]
     steps = info["steps_per_epoch"]
@@ -635,7 +541,7 @@ def run(args):
             freeze_resizer=args.freeze_resizer,
             resizer_weights=args.resizer_weights,
         )
-        common.compile_model(
+        compile_model(
             model,
             args,
             steps,
@@ -645,7 +551,7 @@ def run(args):
             metrics=_metrics(num_classes),
         )
 
-    history, throughput = common.fit_model(
+    history, throughput = fit_model(
         model, args, train, val, steps, monitor="accuracy", mode="max"
     )
 
@@ -656,7 +562,7 @@ def run(args):
             results[key if key.startswith("val_") else f"train_{key}"] = float(
                 hist[key][-1]
             )
-    results["bn_recalibration_batches"] = common.maybe_recalibrate_batch_norm(
+    results["bn_recalibration_batches"] = maybe_recalibrate_batch_norm(
         model, args, strategy, train
     )
     if results["bn_recalibration_batches"]:
@@ -674,20 +580,20 @@ def run(args):
         save_resizer_weights(
             model.get_layer("resizer"), args.input_size, args.save_resizer
         )
+    if args.save_classifier:
+        save_classifier(model, args.image_size, args.save_classifier)
     results.update(
-        common.run_results(
-            args, strategy, steps, info["train_examples"], history, throughput
-        )
+        run_results(args, strategy, steps, info["train_examples"], history, throughput)
     )
     results.update({"dataset": args.dataset, "num_classes": num_classes})
-    return common.finish_run(model, args, results, start, summary_line)
+    return finish_run(model, args, results, start, summary_line)
 
 
 def summary_line(results):
     """One line: resizer, backbone, accuracies, throughput, resizer costs."""
 
     def fmt(key, spec=".4f"):
-        return common.format_metric(results, key, spec)
+        return format_metric(results, key, spec)
 
     flops = results.get("resizer_flops_per_image")
     mflops = "n/a" if flops is None else f"{flops / 1e6:.1f}"

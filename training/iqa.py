@@ -4,7 +4,7 @@ The model takes images at `--input-size`, resizes them to `--image-size` with
 a resizer from the registry (`--resizer bilinear|area|antialias|learned|...`),
 normalises them (ImageNet mean and std) and predicts a distribution over the
 ten rating buckets with a backbone of the classification script
-(`training.classification.build_backbone`), global average pooling, dropout
+(`training.backbones.build_backbone`), global average pooling, dropout
 and a dense softmax, trained with the Earth Mover's Distance
 (`keras_resize.losses.EarthMoversDistance(r=--emd-r)`):
 
@@ -73,12 +73,25 @@ from keras_resize.data.ava import (
 from keras_resize.layers import get_resizer
 from keras_resize.losses import EarthMoversDistance, earth_movers_distance
 from keras_resize.metrics import pearson_correlation, spearman_correlation
-from training import common
-from training.classification import BACKBONES, build_backbone
+from training.backbones import BACKBONES, build_backbone, resizer_features
+from training.callbacks import fit_model, maybe_recalibrate_batch_norm
+from training.optimization import compile_model
+from training.options import (
+    add_common_arguments,
+    add_measurement_arguments,
+    add_model_arguments,
+    check_common_args,
+)
+from training.results import (
+    finish_run,
+    finite_or_none,
+    format_metric,
+    run_results,
+)
+from training.runtime import start_run
 
 TASK = "iqa"
 DEFAULT_OUTPUT_DIR = os.path.join("runs", TASK)
-RESULTS_FILE = common.RESULTS_FILE
 SKIPPED_FILE = "skipped_images.json"
 FIXTURE_DIR = "fixture"
 # Mean score separating "low" from "high" quality (NIMA's binary accuracy).
@@ -113,7 +126,7 @@ def build_parser():
         ),
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    model = common.add_model_arguments(
+    model = add_model_arguments(
         parser, BACKBONES, image_size=128, dropout=0.75, helps=MODEL_HELP
     )
     model.add_argument(
@@ -193,8 +206,8 @@ def build_parser():
         "--eval-steps", type=int, default=None, help="cap on val/test batches"
     )
 
-    common.add_measurement_arguments(parser, helps=MEASUREMENT_HELP)
-    common.add_common_arguments(parser)
+    add_measurement_arguments(parser, helps=MEASUREMENT_HELP)
+    add_common_arguments(parser)
     parser.set_defaults(
         optimizer="adamw",
         learning_rate=1e-3,
@@ -209,7 +222,7 @@ def build_parser():
 def parse_args(argv=None):
     """Parses and checks the command line (`sys.argv[1:]` if `argv` is None)."""
     parser = build_parser()
-    args = common.check_common_args(parser, parser.parse_args(argv), DEFAULT_OUTPUT_DIR)
+    args = check_common_args(parser, parser.parse_args(argv), DEFAULT_OUTPUT_DIR)
     has_ava = args.ava_txt is not None or args.image_dir is not None
     if args.fixture < 0:
         parser.error("--fixture must be >= 0")
@@ -239,7 +252,7 @@ def build_model(
 
     Args:
         resizer: a registered resizer name (`available_resizers()`).
-        backbone: a name in `training.classification.BACKBONES`.
+        backbone: a name in `training.backbones.BACKBONES`.
         input_size: side of the square input images in [0, 1].
         image_size: side the resizer outputs and the backbone sees.
         dropout: dropout rate before the dense layer.
@@ -255,9 +268,7 @@ def build_model(
     kwargs.setdefault("name", "resizer")
     resizer_layer = get_resizer(resizer, image_size, image_size, **kwargs)
     backbone_model = build_backbone(backbone, image_size)
-    inputs, x = common.resizer_features(
-        resizer_layer, backbone_model, input_size, dropout
-    )
+    inputs, x = resizer_features(resizer_layer, backbone_model, input_size, dropout)
     outputs = keras.layers.Dense(
         NUM_BUCKETS, activation="softmax", dtype="float32", name="scores"
     )(x)
@@ -457,12 +468,8 @@ def quality_metrics(y_true, y_pred, r=2):
         np.mean((true_scores > BINARY_THRESHOLD) == (pred_scores > BINARY_THRESHOLD))
     )
     if n >= 2:
-        out["srcc"] = common.finite_or_none(
-            spearman_correlation(pred_scores, true_scores)
-        )
-        out["plcc"] = common.finite_or_none(
-            pearson_correlation(pred_scores, true_scores)
-        )
+        out["srcc"] = finite_or_none(spearman_correlation(pred_scores, true_scores))
+        out["plcc"] = finite_or_none(pearson_correlation(pred_scores, true_scores))
     return out
 
 
@@ -480,7 +487,7 @@ def run(args):
         The results dict (also written to `--output-dir/results.json`).
     """
     start = time.perf_counter()
-    strategy = common.start_run(args)
+    strategy = start_run(args)
     ava_txt, image_dir, fixture = data_source(args)
     splits = load_splits(args, ava_txt, image_dir)
     with open(os.path.join(args.output_dir, SKIPPED_FILE), "w") as f:
@@ -497,19 +504,19 @@ def run(args):
             resizer_kwargs=args.resizer_kwargs,
             freeze_backbone=args.freeze_backbone,
         )
-        common.compile_model(model, args, steps, loss=EarthMoversDistance(r=args.emd_r))
+        compile_model(model, args, steps, loss=EarthMoversDistance(r=args.emd_r))
 
     with warnings.catch_warnings():
         # The val pipeline drops undecodable files (`ignore_errors`), so its
         # length is unknown and Keras warns at the end of its first pass;
         # the train pipeline repeats forever and cannot run out.
         warnings.filterwarnings("ignore", message="Your input ran out of data")
-        history, throughput = common.fit_model(
+        history, throughput = fit_model(
             model, args, train, val, steps, monitor="loss", mode="min"
         )
 
     results = {"task": TASK}
-    results["bn_recalibration_batches"] = common.maybe_recalibrate_batch_norm(
+    results["bn_recalibration_batches"] = maybe_recalibrate_batch_norm(
         model, args, strategy, train
     )
     if test is not None:
@@ -544,7 +551,7 @@ def run(args):
         }
     )
     results.update(
-        common.run_results(
+        run_results(
             args,
             strategy,
             steps,
@@ -553,14 +560,14 @@ def run(args):
             throughput,
         )
     )
-    return common.finish_run(model, args, results, start, summary_line)
+    return finish_run(model, args, results, start, summary_line)
 
 
 def summary_line(results):
     """One line: resizer, backbone, test EMD / SRCC / PLCC, throughput, skips."""
 
     def fmt(key, spec=".4f"):
-        return common.format_metric(results, key, spec)
+        return format_metric(results, key, spec)
 
     return (
         f"[{TASK}] resizer={results['resizer']} backbone={results['backbone']} "

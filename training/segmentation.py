@@ -62,7 +62,11 @@ import tensorflow as tf
 
 from keras_resize.models import VARIANTS, DualSRModel, build_unet
 from keras_resize.ops import resize
-from training import common
+from training.callbacks import fit_model, maybe_recalibrate_batch_norm
+from training.optimization import compile_model
+from training.options import add_common_arguments
+from training.results import format_metric, training_results, write_run
+from training.runtime import start_run
 
 TASK = "segmentation"
 SEGMENTERS = ("unet", "deeplabv3_tiny", "deeplabv3_resnet50")
@@ -135,7 +139,7 @@ def parse_args(argv=None):
     group.add_argument("--data-dir", default=None, help="TFDS data folder")
     group.add_argument("--manual-dir", default=None, help="TFDS manual downloads")
     group.add_argument("--no-figure", action="store_true", help="skip predictions.png")
-    common.add_common_arguments(parser)
+    add_common_arguments(parser)
     parser.set_defaults(
         optimizer="adamw",
         learning_rate=2e-3,
@@ -524,7 +528,7 @@ def save_figure(model, dataset, path, count=4):
 def run(args):
     """Trains and evaluates one variant; writes `results.json`."""
     start = time.perf_counter()
-    strategy = common.start_run(args, clear_session=True)
+    strategy = start_run(args, clear_session=True)
     splits, info = make_datasets(args)
     num_classes, ignore_class = info["num_classes"], info["ignore_class"]
     steps = info["steps_per_epoch"]
@@ -540,8 +544,8 @@ def run(args):
                 name="mean_iou",
             )
         ]
-        common.compile_model(model, args, steps, loss=None, metrics=metrics)
-    history, throughput = common.fit_model(
+        compile_model(model, args, steps, loss=None, metrics=metrics)
+    history, throughput = fit_model(
         model,
         args,
         splits["train"],
@@ -551,7 +555,7 @@ def run(args):
         mode="max",
     )
     results = {"task": TASK, "variant": args.variant, "segmenter": args.segmenter}
-    results["bn_recalibration_batches"] = common.maybe_recalibrate_batch_norm(
+    results["bn_recalibration_batches"] = maybe_recalibrate_batch_norm(
         model, args, strategy, splits["train"]
     )
     inference = model.inference_model()
@@ -572,7 +576,7 @@ def run(args):
         }
     )
     results.update(
-        common.training_results(
+        training_results(
             args, strategy, steps, info["train_examples"], history, throughput
         )
     )
@@ -582,16 +586,16 @@ def run(args):
                 model, splits["test"], os.path.join(args.output_dir, "predictions.png")
             )
         )
-    return common.write_run(args, results, start, summary_line)
+    return write_run(args, results, start, summary_line)
 
 
 def summary_line(results):
     return (
         f"[{TASK}] variant={results['variant']} segmenter={results['segmenter']} "
-        f"test_mIoU={common.format_metric(results, 'test_mean_iou')} "
-        f"val_mIoU={common.format_metric(results, 'val_mean_iou')} "
-        f"pixel_acc={common.format_metric(results, 'test_pixel_accuracy')} "
-        f"train_img/s={common.format_metric(results, 'train_images_per_sec', '.1f')} "
+        f"test_mIoU={format_metric(results, 'test_mean_iou')} "
+        f"val_mIoU={format_metric(results, 'val_mean_iou')} "
+        f"pixel_acc={format_metric(results, 'test_pixel_accuracy')} "
+        f"train_img/s={format_metric(results, 'train_images_per_sec', '.1f')} "
         f"params train/inference={results['training_params']}/"
         f"{results['inference_params']} time={results['wall_time_s']:.0f}s"
     )
