@@ -1,5 +1,7 @@
 """The `Resize` layer through the shared harness, and the harness itself."""
 
+import itertools
+
 import keras
 import numpy as np
 import pytest
@@ -38,8 +40,28 @@ def channels_first_default():
             ),
             (2, 3, 20, 30),
         ),
+        (dict(height=16, width=24, crop_to_aspect_ratio=True), (2, 37, 53, 3)),
+        (
+            dict(
+                height=12,
+                width=8,
+                interpolation="area",
+                pad_to_aspect_ratio=True,
+                fill_value=0.5,
+                data_format="channels_first",
+            ),
+            (2, 3, 20, 30),
+        ),
     ],
-    ids=["bilinear", "area", "bicubic-antialias", "nearest", "channels-first"],
+    ids=[
+        "bilinear",
+        "area",
+        "bicubic-antialias",
+        "nearest",
+        "channels-first",
+        "crop",
+        "pad-channels-first",
+    ],
 )
 def test_resize_layer_passes_the_harness(kwargs, input_shape):
     if kwargs.get("data_format") == "channels_first":
@@ -58,29 +80,308 @@ def test_resize_layer_passes_the_harness(kwargs, input_shape):
     )
     assert report["backend"] == BACKEND
     if BACKEND == "tensorflow":
-        assert set(report["tflite_ops"]) <= {
-            "GATHER",
-            "MUL",
-            "ADD",
-            "RESHAPE",
-            "SUM",
-            "TRANSPOSE",
-        }
+        allowed = {"GATHER", "MUL", "ADD", "RESHAPE", "SUM", "TRANSPOSE"}
+        if kwargs.get("crop_to_aspect_ratio"):
+            allowed.add("STRIDED_SLICE")  # the crop window
+        if kwargs.get("pad_to_aspect_ratio"):
+            allowed.add("PADV2")  # the padding with fill_value
+        assert set(report["tflite_ops"]) <= allowed
         assert not report["skipped"]
     else:
         assert "tf_data" not in report["skipped"]  # stateless: runs everywhere
         assert "saved_model" in report["skipped"]
 
 
-def test_resize_layer_matches_keras_resizing():
-    images = np.random.default_rng(0).random((2, 30, 40, 3)).astype("float32")
-    ours = Resize(12, 17)(images)
-    theirs = keras.layers.Resizing(12, 17)(images)
-    np.testing.assert_allclose(_numpy(ours), _numpy(theirs), atol=1e-5)
-    first = np.transpose(images, (0, 3, 1, 2))
-    ours = Resize(12, 17, data_format="channels_first")(first)
-    theirs = keras.layers.Resizing(12, 17, data_format="channels_first")(first)
-    np.testing.assert_allclose(_numpy(ours), _numpy(theirs), atol=1e-5)
+# -- against keras.layers.Resizing and tf.image.resize ---------------------------
+
+# (input height, input width) -> (output height, output width): downsizing,
+# upsizing, and both at once; the crop takes rows off (and the padding adds
+# columns) in three of them, the other way round in one, with even and odd
+# remainders (Keras drops the odd pixel of the padding).
+SIZE_PAIRS = [
+    ((30, 40), (12, 17)),
+    ((13, 28), (20, 20)),
+    ((29, 14), (20, 20)),
+    ((16, 16), (9, 31)),
+]
+# crop_to_aspect_ratio, pad_to_aspect_ratio (both True is an error, below).
+CROP_PAD = [(False, False), (True, False), (False, True)]
+
+# The methods whose `keras.layers.Resizing` output we match on this backend,
+# with the antialias settings: Keras resizes with `tf.image.resize` on
+# TensorFlow, with `jax.image.resize` on JAX (whose plain bicubic does not
+# quantise the cubic offset as TensorFlow does, which we follow) and with
+# `torch.nn.functional.interpolate` on PyTorch (plain bicubic: a=-0.75, no
+# lanczos, no area). On JAX, `jax.image.resize` compiles for every new shape
+# (about a second each on CPU), so the sweep there is shorter: lanczos, and
+# antialiased nearest (the same as plain), are left to the comparison with
+# `tf.image.resize` below, and the sweep takes two size pairs only (one
+# cropping rows, one cropping columns), calling Keras on channels-last
+# batches only.
+KERAS_METHODS = {
+    "tensorflow": {
+        "bilinear": (False, True),
+        "nearest": (False, True),
+        "bicubic": (False, True),
+        "area": (False, True),
+        "lanczos3": (False, True),
+        "lanczos5": (False, True),
+    },
+    "jax": {
+        "bilinear": (False, True),
+        "nearest": (False,),
+        "bicubic": (True,),
+    },
+    "torch": {
+        "bilinear": (False, True),
+        "nearest": (False, True),
+        "bicubic": (True,),
+    },
+}[BACKEND]
+KERAS_SIZE_PAIRS = SIZE_PAIRS[:2] if BACKEND == "jax" else SIZE_PAIRS
+ALL_METHODS = [
+    "bilinear",
+    "nearest",
+    "bicubic",
+    "area",
+    "lanczos3",
+    "lanczos5",
+    "gaussian",
+    "mitchellcubic",
+]
+
+
+def _to_first(images):
+    """Channels-last (rank 3 or 4) -> channels-first."""
+    return np.moveaxis(images, -1, -3)
+
+
+def _keras_crop_pad_reference(image, size, crop, pad, fill_value):
+    """Keras' crop / pad of one channels-last `(h, w, c)` image, in numpy.
+
+    Written from `keras.src.backend.tensorflow.image.resize`: the crop box is
+    `int(w * height / width)` rows (clipped to `[1, h]`) starting at
+    `int((h - rows) / 2)`; the padding puts `int((padded - h) / 2)` rows of
+    `fill_value` above and below.
+    """
+    h, w = image.shape[:2]
+    target_h, target_w = size
+    if crop:
+        crop_h = max(min(h, int(float(w * target_h) / target_w)), 1)
+        crop_w = max(min(w, int(float(h * target_w) / target_h)), 1)
+        top, left = int((h - crop_h) / 2), int((w - crop_w) / 2)
+        return image[top : top + crop_h, left : left + crop_w]
+    if pad:
+        rows = int((max(h, int(float(w * target_h) / target_w)) - h) / 2)
+        columns = int((max(w, int(float(h * target_w) / target_h)) - w) / 2)
+        return np.pad(
+            image,
+            ((rows, rows), (columns, columns), (0, 0)),
+            constant_values=fill_value,
+        )
+    return image
+
+
+@pytest.fixture
+def unfused_sampler():
+    """The sampler without its nested XLA cluster: the sweeps below call the
+    layer on ~50 shapes each, and compiling one cluster per shape would take
+    most of their time. The numbers are the same (see tests/test_resize.py,
+    which runs both)."""
+    from keras_resize.ops import sampling
+
+    previous = sampling.xla_fusion_enabled()
+    sampling.set_xla_fusion(False)
+    yield
+    sampling.set_xla_fusion(previous)
+
+
+@pytest.mark.parametrize("interpolation", sorted(KERAS_METHODS))
+def test_resize_layer_matches_keras_resizing(interpolation, unfused_sampler):
+    """Every crop x pad x antialias x data_format, batched and unbatched."""
+    rng = np.random.default_rng(0)
+    compared = 0
+    pairs = itertools.product(KERAS_SIZE_PAIRS, CROP_PAD)
+    for (in_size, size), (crop, pad) in pairs:
+        images = rng.random((2, *in_size, 3)).astype("float32")
+        for antialias in KERAS_METHODS[interpolation]:
+            arguments = dict(
+                interpolation=interpolation,
+                crop_to_aspect_ratio=crop,
+                pad_to_aspect_ratio=pad,
+                fill_value=0.25,
+                antialias=antialias,
+            )
+            keras_last = _numpy(
+                keras.layers.Resizing(*size, **arguments, data_format="channels_last")(
+                    images
+                )
+            )
+            for data_format in ("channels_last", "channels_first"):
+                kwargs = dict(arguments, data_format=data_format)
+                ours = Resize(*size, **kwargs)
+                theirs = keras.layers.Resizing(*size, **kwargs)
+                inputs = images if data_format == "channels_last" else _to_first(images)
+                # the batch, and (for the first size pair) an unbatched image
+                batches = (
+                    [inputs, inputs[1]] if in_size == SIZE_PAIRS[0][0] else [inputs]
+                )
+                for x in batches:
+                    if (data_format, x.ndim) == ("channels_last", 4):
+                        expected = keras_last
+                    elif BACKEND == "jax":
+                        # Keras transposes (or batches) and runs the same
+                        # jax.image.resize: reuse its channels-last output
+                        # rather than compile it for one more shape.
+                        expected = keras_last if x.ndim == 4 else keras_last[1]
+                        if data_format == "channels_first":
+                            expected = _to_first(expected)
+                    else:
+                        expected = _numpy(theirs(x))
+                    out = _numpy(ours(x))
+                    assert out.shape == expected.shape
+                    np.testing.assert_allclose(
+                        out,
+                        expected,
+                        atol=1e-5,
+                        rtol=0,
+                        err_msg=f"{in_size} -> {size}, {kwargs}, rank {x.ndim}",
+                    )
+                    compared += 1
+    cases = (len(KERAS_SIZE_PAIRS) + 1) * len(CROP_PAD) * 2  # + 1: unbatched
+    assert compared == cases * len(KERAS_METHODS[interpolation])
+
+
+@pytest.mark.parametrize(
+    "interpolation",
+    # the methods not already swept against Keras with and without antialias
+    [m for m in ALL_METHODS if KERAS_METHODS.get(m) != (False, True)],
+)
+def test_resize_layer_matches_tf_image_resize_after_crop_or_pad(
+    interpolation, unfused_sampler
+):
+    """Every method: numpy crop / pad, then `tf.image.resize`, on any backend."""
+    import tensorflow as tf
+
+    rng = np.random.default_rng(1)
+    pairs = itertools.product(KERAS_SIZE_PAIRS, CROP_PAD)  # the shorter list on JAX
+    for (in_size, size), (crop, pad) in pairs:
+        images = rng.random((2, *in_size, 3)).astype("float32")
+        for antialias in (False, True):
+            expected = np.stack(
+                [
+                    tf.image.resize(
+                        _keras_crop_pad_reference(image, size, crop, pad, -0.5),
+                        size,
+                        method=interpolation,
+                        antialias=antialias,
+                    ).numpy()
+                    for image in images
+                ]
+            )
+            kwargs = dict(
+                interpolation=interpolation,
+                crop_to_aspect_ratio=crop,
+                pad_to_aspect_ratio=pad,
+                fill_value=-0.5,
+                antialias=antialias,
+            )
+            what = f"{in_size} -> {size}, {kwargs}"
+            out = Resize(*size, data_format="channels_last", **kwargs)(images)
+            np.testing.assert_allclose(
+                _numpy(out), expected, atol=1e-5, rtol=0, err_msg=what
+            )
+            first = Resize(*size, data_format="channels_first", **kwargs)
+            out = first(_to_first(images[1]))  # unbatched, channels-first
+            np.testing.assert_allclose(
+                _numpy(out), _to_first(expected[1]), atol=1e-5, rtol=0, err_msg=what
+            )
+
+
+def test_pad_and_crop_geometry():
+    """Hand-checked cases: the fill value lands where Keras puts it."""
+    ones = np.ones((1, 2, 6, 1), "float32")
+    # 2x6 to a square: padded to 6x6 with 2 rows above and below.
+    out = _numpy(
+        Resize(6, 6, "nearest", pad_to_aspect_ratio=True, fill_value=7.0)(ones)
+    )
+    np.testing.assert_array_equal(out[0, :, 0, 0], [7, 7, 1, 1, 7, 7])
+    np.testing.assert_array_equal(out[0, 2, :, 0], np.ones(6))
+    # 3x6 to a square: 3 rows to add, Keras adds 1 above and 1 below (5x6),
+    # then resizes 5x6 -> 6x6 (rows 0, 1, 2, 2, 3, 4).
+    ones = np.ones((1, 3, 6, 1), "float32")
+    out = _numpy(
+        Resize(6, 6, "nearest", pad_to_aspect_ratio=True, fill_value=7.0)(ones)
+    )
+    np.testing.assert_array_equal(out[0, :, 0, 0], [7, 1, 1, 1, 1, 7])
+    out = _numpy(
+        Resize(5, 6, "nearest", pad_to_aspect_ratio=True, fill_value=7.0)(ones)
+    )
+    np.testing.assert_array_equal(out[0, :, 0, 0], [7, 1, 1, 1, 7])
+    # crop: a 4x8 ramp to 4x4 keeps the middle columns 2..5.
+    ramp = np.tile(np.arange(8, dtype="float32"), (1, 4, 1))[..., None]
+    out = _numpy(Resize(4, 4, "nearest", crop_to_aspect_ratio=True)(ramp))
+    np.testing.assert_array_equal(out[0, 0, :, 0], [2, 3, 4, 5])
+
+
+def test_crop_and_pad_both_true_raise_as_in_keras():
+    images = np.zeros((1, 8, 8, 3), "float32")
+    with pytest.raises(ValueError):
+        keras.layers.Resizing(
+            4, 4, crop_to_aspect_ratio=True, pad_to_aspect_ratio=True
+        )(images)
+    assert_value_error(
+        Resize,
+        "crop_to_aspect_ratio=True, pad_to_aspect_ratio=True",
+        4,
+        4,
+        crop_to_aspect_ratio=True,
+        pad_to_aspect_ratio=True,
+    )
+
+
+def test_fill_mode_other_than_constant_raises_as_in_keras():
+    images = np.zeros((1, 8, 8, 3), "float32")
+    with pytest.raises(ValueError, match="fill_mode"):
+        keras.layers.Resizing(4, 4, fill_mode="reflect")(images)
+    assert_value_error(Resize, "fill_mode='reflect'", 4, 4, fill_mode="reflect")
+    # "constant" is accepted whether or not there is padding
+    assert Resize(4, 4, fill_mode="constant").fill_mode == "constant"
+
+
+def test_signature_and_config_match_keras_resizing():
+    """Same arguments in the same order (positional calls mean the same)."""
+    import inspect
+
+    ours = list(inspect.signature(Resize.__init__).parameters)
+    theirs = list(inspect.signature(keras.layers.Resizing.__init__).parameters)
+    assert ours == theirs
+    kwargs = dict(
+        interpolation="bicubic",
+        crop_to_aspect_ratio=False,
+        pad_to_aspect_ratio=True,
+        fill_mode="constant",
+        fill_value=0.5,
+        antialias=True,
+        data_format="channels_first",
+    )
+    config = Resize(5, 7, **kwargs).get_config()
+    keras_config = keras.layers.Resizing(5, 7, **kwargs).get_config()
+    for key in ["height", "width", *kwargs]:
+        assert config[key] == keras_config[key], key
+    clone = Resize.from_config(config)
+    assert clone.get_config() == config
+    images = np.random.default_rng(2).random((1, 3, 6, 11)).astype("float32")
+    np.testing.assert_allclose(
+        _numpy(clone(images)), _numpy(Resize(5, 7, **kwargs)(images)), atol=0
+    )
+    # a positional call reads as Keras reads it
+    layer = Resize(5, 7, "nearest", True, False, "constant", 1.0, True, "channels_last")
+    assert (layer.crop_to_aspect_ratio, layer.antialias, layer.fill_value) == (
+        True,
+        True,
+        1.0,
+    )
 
 
 def test_resize_layer_rank3_input():
@@ -114,8 +415,12 @@ def test_channels_first_is_never_silently_wrong(channels_first_default):
 )
 def test_channels_first_equals_transposed_channels_last(interpolation, antialias):
     images = np.random.default_rng(1).random((2, 23, 31, 3)).astype("float32")
-    last = Resize(9, 14, interpolation, antialias, data_format="channels_last")
-    first = Resize(9, 14, interpolation, antialias, data_format="channels_first")
+    last = Resize(
+        9, 14, interpolation, antialias=antialias, data_format="channels_last"
+    )
+    first = Resize(
+        9, 14, interpolation, antialias=antialias, data_format="channels_first"
+    )
     expected = np.transpose(_numpy(last(images)), (0, 3, 1, 2))
     out = first(np.transpose(images, (0, 3, 1, 2)))
     np.testing.assert_allclose(_numpy(out), expected, atol=1e-6)
@@ -161,6 +466,14 @@ def test_resize_inside_tf_data_on_every_backend(data_format):
         (dict(height=4.5, width=4), "height=4.5"),
         (dict(height=4, width=4, interpolation="cubic"), "interpolation='cubic'"),
         (dict(height=4, width=4, antialias=1), "antialias=1"),
+        (
+            dict(height=4, width=4, crop_to_aspect_ratio="yes"),
+            "crop_to_aspect_ratio='yes'",
+        ),
+        (dict(height=4, width=4, pad_to_aspect_ratio=1), "pad_to_aspect_ratio=1"),
+        (dict(height=4, width=4, fill_mode="nearest"), "fill_mode='nearest'"),
+        (dict(height=4, width=4, fill_value="0"), "fill_value='0'"),
+        (dict(height=4, width=4, fill_value=True), "fill_value=True"),
     ],
 )
 def test_resize_layer_bad_arguments(kwargs, match):

@@ -259,7 +259,8 @@ def test_zero_output_conv_gives_the_fixed_resize(interpolation, antialias):
     np.testing.assert_array_equal(_np(layer(x, training=True)), expected)
     np.testing.assert_array_equal(_np(layer.fixed_resize(x)), expected)
     np.testing.assert_array_equal(
-        _np(layer.fixed_resize(x)), _np(Resize(11, 13, interpolation, antialias)(x))
+        _np(layer.fixed_resize(x)),
+        _np(Resize(11, 13, interpolation, antialias=antialias)(x)),
     )
     if (interpolation, antialias) != ("bilinear", False):
         assert np.max(np.abs(expected - _np(resize(x, (11, 13))))) > 1e-3
