@@ -422,13 +422,107 @@ def test_zoom_unzoom_channels_first_equals_transposed_channels_last():
 
 
 # --------------------------------------------------------------------------
+# the default grid
+
+
+DEFAULT_GRID_SIZES = [(2, 2), (4, 4), (8, 32), (32, 32), (31, 51), (64, 64), (224, 224)]
+
+
+@pytest.mark.parametrize("size", DEFAULT_GRID_SIZES, ids=str)
+def test_zoom_default_grid_fits_any_output(size):
+    """`Zoom(h, w)` with defaults: FOVEA's 31 x 51 grid capped by the output."""
+    height, width = size
+    expected_grid = (min(31, height), min(51, width))
+    layer = Zoom(height, width, return_grid=True)
+    assert layer.grid_shape == expected_grid
+    assert layer.saliency_input_size == (2 * expected_grid[0], 2 * expected_grid[1])
+    zoomed, grid = layer(IMAGES)
+    assert tuple(zoomed.shape) == (2, height, width, 3)
+    assert tuple(grid.shape) == (2, *expected_grid, 2)
+    # uniform saliency (the default) is the bilinear resize
+    np.testing.assert_allclose(
+        _np(zoomed), _np(resize(IMAGES, size)), atol=1e-5, rtol=0
+    )
+    assert layer.compute_output_shape(IMAGES.shape) == [
+        (2, height, width, 3),
+        (2, *expected_grid, 2),
+    ]
+    clone = Zoom.from_config(layer.get_config())
+    assert clone.grid_shape == expected_grid
+
+
+@pytest.mark.parametrize("size", [(2, 2), (4, 4), (8, 32)], ids=str)
+def test_zoom_default_grid_warps_small_outputs(size):
+    """A peaked saliency on the small default grid gives a valid warp: finite,
+    monotone, anti-crop (the end nodes on the borders), and denser (more
+    output pixels per input pixel) at the peak than the identity."""
+    height, width = size
+    layer = Zoom(height, width, return_grid=True)
+    grid_height, grid_width = layer.grid_shape
+    saliency = np.ones((1, grid_height, grid_width), "float32")
+    saliency[0, grid_height // 2, grid_width // 2] = 40.0
+    zoomed, grid = layer(IMAGES, saliency)
+    zoomed, grid = _np(zoomed), _np(grid)
+    assert zoomed.shape == (2, height, width, 3) and np.all(np.isfinite(zoomed))
+    x, y = grid[0, ..., 0], grid[0, ..., 1]
+    assert np.all(np.diff(x, axis=1) > 0) and np.all(np.diff(y, axis=0) > 0)
+    np.testing.assert_allclose(x[:, 0], -1.0, atol=1e-6)
+    np.testing.assert_allclose(x[:, -1], 1.0, atol=1e-6)
+    np.testing.assert_allclose(y[0, :], -1.0, atol=1e-6)
+    np.testing.assert_allclose(y[-1, :], 1.0, atol=1e-6)
+    # the interior nodes next to the peak move towards it
+    centre, uniform = grid_width // 2, np.linspace(-1.0, 1.0, grid_width)
+    if 0 < centre - 1:
+        assert x[0, centre - 1] > uniform[centre - 1] + 1e-3
+    if centre + 1 < grid_width - 1:
+        assert x[0, centre + 1] < uniform[centre + 1] - 1e-3
+
+
+def test_zoom_default_grid_for_learned_saliency_and_zoom_unzoom():
+    learned = Zoom(8, 32, saliency="learned")
+    assert learned.grid_shape == (8, 32)
+    assert tuple(learned(IMAGES).shape) == (2, 8, 32, 3)
+    extractor = keras.Sequential([keras.layers.Conv2D(4, 3, strides=2, padding="same")])
+    layer = ZoomUnzoom(extractor, 8, 8)
+    assert layer.zoom.grid_shape == (8, 8) and layer.unzoom.grid_shape == (8, 8)
+    assert tuple(layer(IMAGES).shape) == (2, 4, 4, 4)
+    # the registry's zoom uses the same default
+    assert get_resizer("zoom", 4, 100).grid_shape == (4, 51)
+
+
+def test_zoom_default_grid_is_unchanged_for_large_outputs():
+    """Outputs of at least 31 x 51 keep FOVEA's grid (presets keep loading)."""
+    assert W.GRID_SHAPE == (31, 51)
+    for size in [(31, 51), (224, 224), (512, 1024)]:
+        assert Zoom(*size).grid_shape == (31, 51)
+        assert Zoom(*size, saliency="learned").saliency_input_size == (62, 102)
+    assert Zoom(30, 224).grid_shape == (30, 51)
+    assert Zoom(224, 50).grid_shape == (31, 50)
+    assert Unzoom(saliency="uniform").grid_shape == (31, 51)
+
+
+@pytest.mark.parametrize("size", [(1, 1), (1, 8), (8, 1)], ids=str)
+def test_zoom_default_grid_needs_two_pixels_per_axis(size):
+    height, width = size
+    match = "at least 2 x 2 pixels"
+    error = assert_value_error(Zoom, match, height, width)
+    assert f"height={height}, width={width}" in str(error)
+    assert_value_error(Zoom, match, height, width, saliency="learned")
+    assert_value_error(get_resizer, match, "zoom", height, width)
+    extractor = keras.layers.Identity()
+    assert_value_error(ZoomUnzoom, match, extractor, height, width)
+
+
+# --------------------------------------------------------------------------
 # bad input
 
 
 def test_bad_arguments_raise_value_errors():
     assert_value_error(Zoom, "at least (2, 2)", 16, 16, grid_shape=(1, 5))
     assert_value_error(Zoom, "non-negative", 16, 16, saliency=-peaked())
-    assert_value_error(Zoom, "output_size=(8, 8)", 8, 8)  # 31 x 51 grid
+    # an explicit grid larger than the output
+    assert_value_error(Zoom, "output_size=(8, 8)", 8, 8, grid_shape=(31, 51))
+    assert_value_error(Zoom, "output_size=(8, 8)", 8, 8, saliency=np.ones((9, 5)))
     assert_value_error(Zoom, "'mirror'", 16, 16, grid_shape=(4, 4), padding="mirror")
     assert_value_error(Zoom, "fwhm", 16, 16, grid_shape=(4, 4), fwhm=-1.0)
     assert_value_error(Zoom, "'magic'", 16, 16, saliency="magic")

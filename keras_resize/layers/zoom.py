@@ -112,6 +112,46 @@ def _check_optional_size(name, value):
     return None if value is None else check_size(value, name)
 
 
+def default_grid_shape(height, width):
+    """The default coarse grid of a `Zoom` to `(height, width)` pixels.
+
+    FOVEA's `warp.GRID_SHAPE` (31 x 51), capped by the output size:
+    `(min(31, height), min(51, width))`, so that the output has at least one
+    pixel per grid node (see `warp.check_output_fits_grid`). Outputs of at
+    least 31 x 51 keep the 31 x 51 grid. The attraction kernel follows the
+    grid: its reflect / replicate padding is `min(grid_height, grid_width) -
+    1` nodes (see `warp.coarse_grid`), valid for any grid of at least 2 x 2;
+    `fwhm` stays in grid nodes.
+
+    Args:
+        height: output height, an int >= 2.
+        width: output width, an int >= 2.
+
+    Returns:
+        `(grid_height, grid_width)`.
+
+    Raises:
+        ValueError: if `height` or `width` is below 2: a warp needs two grid
+            nodes per axis, and the output one pixel per node (an explicit
+            `grid_shape` cannot help either; `Resize` makes one-pixel
+            outputs).
+
+    Example:
+
+    >>> default_grid_shape(224, 224), default_grid_shape(8, 32)
+    ((31, 51), (8, 32))
+    """
+    height = check_positive_int("height", height)
+    width = check_positive_int("width", width)
+    if height < 2 or width < 2:
+        raise ValueError(
+            "Expected a zoom output of at least 2 x 2 pixels: the coarse grid "
+            "needs two nodes per axis and the output one pixel per node. "
+            f"Received: height={height}, width={width}"
+        )
+    return min(warp.GRID_SHAPE[0], height), min(warp.GRID_SHAPE[1], width)
+
+
 @keras.saving.register_keras_serializable(package="keras_resize")
 class Zoom(TFDataMixin, PretrainedMixin, keras.layers.Layer):
     """Saliency-guided zoom: resample an image densely where it matters.
@@ -157,8 +197,11 @@ class Zoom(TFDataMixin, PretrainedMixin, keras.layers.Layer):
         saliency: `"uniform"`, `"learned"` or a non-negative array of shape
             `(grid_height, grid_width)`.
         grid_shape: coarse grid `(grid_height, grid_width)`, both >= 2 and
-            at most the output size; default `(31, 51)` (FOVEA), or the
-            shape of a given saliency array.
+            at most the output size. Default: the shape of a given saliency
+            array, else FOVEA's `(31, 51)` capped by the output size,
+            `(min(31, height), min(51, width))` (see `default_grid_shape`),
+            so `Zoom(height, width)` works for any output of at least 2 x 2
+            pixels and outputs of at least 31 x 51 keep the 31 x 51 grid.
         fwhm: full width at half maximum of the attraction Gaussian, in grid
             nodes (LZU: 10; larger is a stronger warp).
         padding: `"reflect"` (anti-crop: nothing is cropped) or
@@ -227,6 +270,9 @@ class Zoom(TFDataMixin, PretrainedMixin, keras.layers.Layer):
         self.height = check_positive_int("height", height)
         self.width = check_positive_int("width", width)
         self.data_format = check_data_format(data_format)
+        if grid_shape is None and isinstance(saliency, str):
+            if saliency in SALIENCY_SOURCES:
+                grid_shape = default_grid_shape(self.height, self.width)
         kind, array, shape = _check_saliency(saliency, grid_shape)
         self.saliency_kind, self._saliency_array = kind, array
         self.grid_shape = shape
@@ -833,10 +879,6 @@ class ZoomUnzoom(keras.layers.Layer):
 @register_resizer("zoom")
 def _zoom(height, width, name="resizer", saliency="learned", **kwargs):
     """Saliency-guided zoom (Learning to Zoom / FOVEA); learned saliency by
-    default, `saliency="uniform"` or a fixed array via kwargs."""
-    if "grid_shape" not in kwargs and (isinstance(saliency, str)):
-        kwargs["grid_shape"] = (
-            min(warp.GRID_SHAPE[0], height),
-            min(warp.GRID_SHAPE[1], width),
-        )
+    default, `saliency="uniform"` or a fixed array via kwargs (default grid:
+    `default_grid_shape`)."""
     return Zoom(height, width, saliency=saliency, name=name, **kwargs)
