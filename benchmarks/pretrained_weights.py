@@ -10,7 +10,16 @@ sha256, package version):
 - `learned-resize-digits-4x`: `LearnedResize` (Talebi & Milanfar);
 - `downsizenet-digits-4x`: `DownsizeNetResize`, bilinear neighbourhood, 2
   convolutions (also written by `benchmarks/downsizenet_accuracy.py`);
-- `zoom-saliency-digits-4x`: `Zoom` with the learned saliency network.
+- `zoom-saliency-digits-4x`: `Zoom` with the learned saliency network;
+- `bilinear-digits-4x`: the fixed bilinear `Resize` (no weights), the
+  baseline the others are compared with.
+
+Each preset also ships the classifier trained with it
+(`classifier.keras`: resized images -> logits, after the BatchNormalization
+re-estimation), so `make demo` can evaluate the presets against bilinear in
+seconds, and its metadata records the validation accuracy `fit` reported
+(`fit_val_accuracy`, lagging BatchNormalization statistics) beside the
+accuracies after re-estimation.
 
 `--from-runs DIR` registers the `resizer.weights.h5` of finished runs
 (`DIR/<name>/`, e.g. the benchmark runs) instead of training again.
@@ -37,7 +46,9 @@ WEIGHTS = {
         "downsizenet_accuracy/digits/downsizenet-bilinear-2_seed0",
     ),
     "zoom-saliency-digits-4x": ("zoom", {"saliency": "learned"}, None),
+    "bilinear-digits-4x": ("bilinear", {}, None),
 }
+CLASSIFIER_FILE = "classifier.keras"
 
 
 def _argv(name, run_dir, verbose):
@@ -48,6 +59,7 @@ def _argv(name, run_dir, verbose):
         argv += ["--resizer-arg", f"{key}={value}"]
     if "--save-resizer" not in argv:
         argv += ["--save-resizer", str(run_dir / "resizer.weights.h5")]
+    argv += ["--save-classifier", str(run_dir / CLASSIFIER_FILE)]
     return config, argv
 
 
@@ -79,8 +91,13 @@ def ship(name, run_dir, command, log=print):
         metric={
             "test_accuracy": result.get("test_accuracy"),
             "val_accuracy": result.get("val_accuracy"),
+            "fit_val_accuracy": result.get("fit_val_accuracy"),
+            "bn_recalibration_batches": result.get("bn_recalibration_batches"),
             "seed": result.get("seed"),
         },
+        classifier_path=(
+            run_dir / CLASSIFIER_FILE if (run_dir / CLASSIFIER_FILE).exists() else None
+        ),
     )
     log(f"shipped {target} (sha256 {entry['sha256'][:12]}...)")
     return entry

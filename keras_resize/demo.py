@@ -1,19 +1,28 @@
-"""`make demo`: every method of `keras_resize.ops.resize` on real images.
+"""`make demo`: the shipped presets against bilinear, then every resize method.
 
-Downsizes real photos bundled with scikit-image (`astronaut` 512x512 and
-`coffee` 400x600, both by exactly 4x) and a batch of 16 classification
-canvases (256x256 -> 64x64, real MNIST digits) with each resize method, then
+1. **Presets vs bilinear, in seconds.** Every shipped preset that comes
+   with the classifier it was trained with (`keras_resize.presets`,
+   `classifier.keras`) classifies the digit test canvases (256 x 256, one
+   real MNIST test digit among clutter, downsized 4x to 64 x 64), beside
+   `bilinear-digits-4x`: the same classifier architecture trained the same
+   way behind plain bilinear resizing. The table gives test accuracy, the
+   gain over bilinear, and the accuracy in each preset's metadata (the
+   same 2000 canvases: the figures match).
+2. **Every method of `keras_resize.ops.resize` on real images.** Downsizes
+   real photos bundled with scikit-image (`astronaut` 512x512 and `coffee`
+   400x600, both by exactly 4x) and a batch of 16 classification canvases
+   (256x256 -> 64x64) with each resize method, then
+   - prints a table: time (graph mode, median of a few runs) for the canvas
+     batch and for the astronaut photo, and the PSNR of every output against
+     an exact 4x box average computed in numpy (independent of every
+     method, so no method is favoured by construction; `area` computes the
+     same average and so only checks itself there);
+   - saves a side-by-side PNG of a photo crop and a canvas per method to
+     `demo_outputs/resize_methods.png` (`--output-dir` to change).
 
-- prints a table: time (graph mode, median of a few runs) for the canvas
-  batch and for the astronaut photo, and the PSNR of every output against an
-  exact 4x box average computed in numpy (independent of every method, so no
-  method is favoured by construction; `area` computes the same average and
-  so only checks itself there);
-- saves a side-by-side PNG of a photo crop and a canvas per method to
-  `demo_outputs/resize_methods.png` (`--output-dir` to change).
-
-Offline, CPU only, well under a minute on 2 cores. Run with
-`python -m keras_resize.demo` (`--quick` for a smaller smoke run).
+Offline, CPU only, about a minute on 2 cores. Run with
+`python -m keras_resize.demo` (`--quick` for a smaller smoke run). The
+presets' classifiers need keras-hub (`pip install keras-resize[train]`).
 """
 
 import argparse
@@ -44,6 +53,12 @@ CANVAS_SIZE = 256
 # Displayed crops, in output (downsized) pixels: (row, column, size).
 CROPS = {"astronaut": (14, 38, 56), "coffee": (8, 40, 56)}
 PSNR_CAP = 99.0
+# The presets' test canvases: `benchmarks.learned_resize`'s test split
+# (data seed 0 + 2, MNIST test digits, 6 clutter fragments, 256 px).
+PRESET_BASELINE = "bilinear-digits-4x"
+PRESET_CANVASES = 2000
+PRESET_CANVAS_SEED = 2
+PRESET_BATCH = 50
 
 
 def box_downsize(images, factor):
@@ -159,22 +174,119 @@ def _print_table(results, references, photos, canvases, repeats):
                 for name in names
             ]
         )
+    _print_rows(headers, rows)
+
+
+def _print_rows(headers, rows):
+    """A plain-text table: the first column left-aligned, the others right."""
     widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
-    line = "  ".join(
-        h.ljust(w) if i == 0 else h.rjust(w)
-        for i, (h, w) in enumerate(zip(headers, widths, strict=True))
-    )
-    print()
-    print(line)
-    print("-" * len(line))
-    for r in rows:
-        print(
-            "  ".join(
-                c.ljust(w) if i == 0 else c.rjust(w)
-                for i, (c, w) in enumerate(zip(r, widths, strict=True))
-            )
+
+    def line(cells):
+        return "  ".join(
+            c.ljust(w) if i == 0 else c.rjust(w)
+            for i, (c, w) in enumerate(zip(cells, widths, strict=True))
         )
+
+    header = line(headers)
     print()
+    print(header)
+    print("-" * len(header))
+    for r in rows:
+        print(line(r))
+    print()
+
+
+def preset_canvases(num_canvases=PRESET_CANVASES):
+    """`(uint8 grey canvases (N, 256, 256, 1), labels)`: the presets' test set."""
+    from keras_resize.data import make_classification_canvases
+
+    data = make_classification_canvases(
+        num_canvases, seed=PRESET_CANVAS_SEED, split="test", verbose=False
+    )
+    images = np.rint(data["images"] * 255.0).astype(np.uint8)
+    return images, np.asarray(data["labels"])
+
+
+def evaluate_presets(num_canvases=PRESET_CANVASES, log=print):
+    """Test accuracy of every preset shipped with its classifier.
+
+    Each preset's resizer (`keras_resize.presets.load`) feeds the
+    classifier trained with it (`keras_resize.presets.load_classifier`);
+    `bilinear-digits-4x` is the fixed-bilinear baseline trained the same
+    way. Returns `{name: {"accuracy", "metadata_accuracy", "ms_per_image",
+    "layer"}}`.
+    """
+    import keras
+    import tensorflow as tf
+
+    from keras_resize import pretrained
+
+    names = [
+        n for n in pretrained.available() if pretrained.info(n).get("classifier_sha256")
+    ]
+    if not names:
+        log("No preset ships a classifier: nothing to evaluate.")
+        return {}
+    names.sort(key=lambda n: (n != PRESET_BASELINE, n))
+    images, labels = preset_canvases(num_canvases)
+    dataset = (
+        tf.data.Dataset.from_tensor_slices(images)
+        .batch(PRESET_BATCH)
+        .map(lambda x: tf.image.grayscale_to_rgb(tf.cast(x, tf.float32) / 255.0))
+        .cache()
+    )
+    out = {}
+    for name in names:
+        entry = pretrained.info(name)
+        resizer = pretrained.load(name)
+        classifier = pretrained.load_classifier(name)
+        inputs = keras.Input(tuple(entry["input_shape"]), name="images")
+        model = keras.Model(inputs, classifier(resizer(inputs)))
+        predict = tf.function(lambda x, model=model: model(x, training=False))
+        predict(next(iter(dataset)))  # trace outside the timing
+        start = time.perf_counter()
+        predictions = np.concatenate(
+            [np.argmax(predict(batch).numpy(), -1) for batch in dataset]
+        )
+        seconds = time.perf_counter() - start
+        out[name] = {
+            "layer": entry["layer"],
+            "accuracy": float(np.mean(predictions == labels)),
+            "metadata_accuracy": entry.get("metric", {}).get("test_accuracy"),
+            "ms_per_image": 1000.0 * seconds / len(labels),
+        }
+    return out
+
+
+def _print_presets(results, num_canvases):
+    base = results.get(PRESET_BASELINE, {}).get("accuracy")
+    headers = ["preset", "layer", "test acc %", "vs bilinear", "metadata %", "ms/img"]
+    rows = []
+    for name, row in results.items():
+        gain = (
+            "-"
+            if base is None or name == PRESET_BASELINE
+            else (f"{100 * (row['accuracy'] - base):+.1f} pts")
+        )
+        meta = row["metadata_accuracy"]
+        rows.append(
+            [
+                name,
+                row["layer"],
+                f"{100 * row['accuracy']:.1f}",
+                gain,
+                "-" if meta is None else f"{100 * meta:.1f}",
+                f"{row['ms_per_image']:.2f}",
+            ]
+        )
+    print(
+        f"Test accuracy on {num_canvases} digit canvases (256 -> 64 px; each "
+        "preset with the classifier trained with it;\n  `metadata %`: the test "
+        "accuracy recorded when the preset was trained, on "
+        f"{PRESET_CANVASES} canvases of this seed;\n  ms/img: resizer + "
+        "classifier, graph mode, CPU)."
+    )
+    _print_rows(headers, rows)
 
 
 def _crop(image, name):
@@ -276,6 +388,11 @@ def main(argv=None):
     parser.add_argument(
         "--repeats", type=int, default=None, help="timed runs per input (default 5)"
     )
+    parser.add_argument(
+        "--skip-presets",
+        action="store_true",
+        help="skip part 1 (the presets with their classifiers; needs keras-hub)",
+    )
     args = parser.parse_args(argv)
     repeats = args.repeats or (2 if args.quick else 5)
     if repeats < 1:
@@ -285,8 +402,22 @@ def main(argv=None):
     quiet_framework_logs()
 
     start = time.perf_counter()
+    presets = {}
+    if not args.skip_presets:
+        count = 64 if args.quick else PRESET_CANVASES
+        print(
+            "keras_resize demo, part 1: the shipped presets against bilinear "
+            "(each with its own trained classifier)"
+        )
+        print(f"Building {count} digit test canvases and evaluating ...")
+        presets = evaluate_presets(count)
+        if presets:
+            _print_presets(presets, count)
     methods = [m for m in METHODS if not args.quick or m[0] in QUICK_METHODS]
-    print("keras_resize demo: downsizing with every method of keras_resize.ops.resize")
+    print(
+        "keras_resize demo, part 2: downsizing with every method of "
+        "keras_resize.ops.resize"
+    )
     print("Loading photos (scikit-image) and digit canvases (MNIST test split) ...")
     photos, canvases, labels = _load_inputs(args.quick)
     references = {name: box_downsize(p, FACTOR) for name, p in photos.items()}
@@ -304,7 +435,7 @@ def main(argv=None):
     )
     print(f"Saved the side-by-side figure to {path.resolve()}")
     print(f"Done in {time.perf_counter() - start:.1f} s.")
-    return {"results": results, "figure": path}
+    return {"results": results, "figure": path, "presets": presets}
 
 
 if __name__ == "__main__":

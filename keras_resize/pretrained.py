@@ -11,6 +11,8 @@ keras_resize/presets/downsizenet-digits-4x/
     model.weights.h5   the weights (`save_weights`)
     metadata.json      {"task", "data", "command", "metric", "sha256",
                         "package_version", ...}
+    classifier.keras   (optional) the classifier trained with the resizer:
+                        resized images in [0, 1] -> logits
 ```
 
 `load(name_or_directory)` builds the layer from its config, checks the
@@ -32,6 +34,7 @@ import keras_resize
 CONFIG_NAME = "config.json"
 METADATA_NAME = "metadata.json"
 WEIGHTS_NAME = "model.weights.h5"
+CLASSIFIER_NAME = "classifier.keras"
 # Kept for callers of the previous layout (one manifest for all weights).
 MANIFEST_NAME = "manifest.json"
 
@@ -188,6 +191,45 @@ def load(name, trainable=False, directory=None, **overrides):
     return layer
 
 
+def load_classifier(name, directory=None):
+    """The classifier shipped beside a preset's resizer, or `None`.
+
+    Presets trained jointly with a classifier (the digit-canvas ones) ship
+    it as `classifier.keras`: resized images `(N, height, width, 3)` in
+    `[0, 1]` (the resizer's output) -> logits. With the resizer in front it
+    reproduces the accuracy in the preset's metadata, which is how
+    `make demo` compares the presets with bilinear resizing.
+
+    The classifiers use keras-hub backbones: loading one needs `keras_hub`
+    (`pip install keras-resize[train]`).
+
+    Raises:
+        ValueError: unknown preset, or a classifier whose sha256 does not
+            match the metadata.
+        ImportError: keras-hub is not installed.
+    """
+    folder, entry = _resolve(name, directory)
+    path = folder / CLASSIFIER_NAME
+    if not path.exists():
+        return None
+    expected = entry.get("classifier_sha256")
+    actual = sha256_of(path)
+    if expected != actual:
+        raise ValueError(
+            f"Preset {str(name)!r} has a corrupted classifier: {path} has sha256 "
+            f"{actual}, its metadata expects {expected}. Reproduce it with: "
+            f"{entry.get('command', '(no command recorded)')}"
+        )
+    try:
+        import keras_hub  # noqa: F401  (registers the backbone classes)
+    except ImportError as error:
+        raise ImportError(
+            f"The classifier of preset {str(name)!r} needs keras-hub: "
+            "pip install keras-resize[train]"
+        ) from error
+    return keras.saving.load_model(str(path), compile=False)
+
+
 def register(
     name,
     layer,
@@ -199,14 +241,17 @@ def register(
     metric,
     directory=None,
     extra=None,
+    classifier_path=None,
 ):
     """Write (or replace) the preset `name` from weights saved with `save_weights`.
 
     The weights file must be inside the presets folder; it is moved to
     `directory/name/model.weights.h5`, and `config.json` and
     `metadata.json` (with its sha256 and the package version) are written
-    beside it. `extra` adds metadata keys (a citation, say). Returns the
-    entry.
+    beside it. `extra` adds metadata keys (a citation, say).
+    `classifier_path` (a `.keras` file) is copied to
+    `directory/name/classifier.keras` with its sha256 in the metadata.
+    Returns the entry.
     """
     directory = Path(directory or presets_dir())
     weights_path = Path(weights_path)
@@ -227,6 +272,10 @@ def register(
         "config": config,
         "input_shape": list(input_shape),
     }
+    extra = dict(extra or {})
+    if classifier_path is not None:
+        shutil.copyfile(str(classifier_path), str(folder / CLASSIFIER_NAME))
+        extra["classifier_sha256"] = sha256_of(folder / CLASSIFIER_NAME)
     metadata = {
         "task": task,
         "data": data,
@@ -234,7 +283,7 @@ def register(
         "metric": metric,
         "sha256": sha256_of(target),
         "package_version": keras_resize.__version__,
-        **(extra or {}),
+        **extra,
     }
     (folder / CONFIG_NAME).write_text(
         json.dumps(config_json, indent=2, sort_keys=True) + "\n"

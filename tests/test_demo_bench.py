@@ -20,6 +20,12 @@ def test_demo_quick_writes_png(tmp_path, capsys):
     assert "box average" in printed and str(png.resolve()) in printed
     labels = [row["label"] for row in out["results"]]
     assert labels == list(demo.QUICK_METHODS)
+    # part 1: the presets with their classifiers, bilinear first
+    presets = out["presets"]
+    assert next(iter(presets)) == demo.PRESET_BASELINE
+    assert "vs bilinear" in printed
+    for row in presets.values():
+        assert 0.0 <= row["accuracy"] <= 1.0
 
 
 def test_box_downsize_and_psnr():

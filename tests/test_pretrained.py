@@ -122,8 +122,65 @@ def test_shipped_presets_are_inside_the_package():
         "downsizenet-digits-4x",
         "zoom-saliency-digits-4x",
         "muller-resnet50-imagenet",
+        "bilinear-digits-4x",
     } <= set(names)
     root = pretrained.presets_dir()
     assert root.parent.name == "keras_resize"
     for name in names:
         assert (root / name / "model.weights.h5").is_file()
+
+
+def _tiny_classifier(size=8):
+    import keras
+
+    inputs = keras.Input((size, size, 3))
+    x = keras.layers.GlobalAveragePooling2D()(inputs)
+    return keras.Model(inputs, keras.layers.Dense(10)(x))
+
+
+def test_classifier_beside_a_preset_round_trip_and_hash(weights_dir, tmp_path):
+    directory, layer = weights_dir
+    assert pretrained.load_classifier("dn-test") is None  # none shipped
+    classifier = _tiny_classifier()
+    source = tmp_path / "source.keras"
+    classifier.save(source)
+    path = directory / "cls.weights.h5"
+    pretrained.save_weights(layer, path, (32, 32, 3))
+    pretrained.register(
+        "dn-cls", layer, path, (32, 32, 3), "t", "d", "c", {}, classifier_path=source
+    )
+    folder = directory / "dn-cls"
+    assert (folder / pretrained.CLASSIFIER_NAME).is_file()
+    loaded = pretrained.load_classifier("dn-cls")
+    resized = pretrained.load("dn-cls")(IMAGES)
+    np.testing.assert_allclose(loaded(resized), classifier(resized), atol=1e-6)
+    # a replaced classifier is refused, naming the command that rebuilds it
+    _tiny_classifier().save(folder / pretrained.CLASSIFIER_NAME)
+    with pytest.raises(ValueError, match="corrupted classifier.*Reproduce it with: c"):
+        pretrained.load_classifier("dn-cls")
+
+
+@pytest.mark.parametrize(
+    "name",
+    [n for n in pretrained.available() if pretrained.info(n).get("classifier_sha256")],
+)
+def test_shipped_classifiers_reproduce_their_metadata_accuracy(name):
+    """Each digit preset + its classifier, on 200 of the test canvases the
+    metadata's accuracy was measured on: within 6 points of it (200 canvases:
+    one standard error is about 2.5 points)."""
+    import keras
+
+    from keras_resize import demo
+
+    entry = pretrained.info(name)
+    images, labels = demo.preset_canvases(200)
+    inputs = keras.Input(tuple(entry["input_shape"]))
+    classifier = pretrained.load_classifier(name)
+    model = keras.Model(inputs, classifier(pretrained.load(name)(inputs)))
+    rgb = np.repeat(images.astype("float32") / 255.0, 3, axis=-1)
+    predictions = np.argmax(model.predict_on_batch(rgb[:100]), -1)
+    predictions = np.concatenate(
+        [predictions, np.argmax(model.predict_on_batch(rgb[100:]), -1)]
+    )
+    accuracy = float(np.mean(predictions == labels))
+    assert abs(accuracy - entry["metric"]["test_accuracy"]) < 0.06, accuracy

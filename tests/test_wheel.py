@@ -98,9 +98,12 @@ def test_the_wheel_holds_the_presets_and_no_repository_code(installed):
         "downsizenet-digits-4x",
         "zoom-saliency-digits-4x",
         "muller-resnet50-imagenet",
+        "bilinear-digits-4x",
     ):
         for part in ("config.json", "metadata.json", "model.weights.h5"):
             assert f"keras_resize/presets/{preset}/{part}" in names, (preset, part)
+    # the classifiers shipped beside the digit presets (for `make demo`)
+    assert "keras_resize/presets/bilinear-digits-4x/classifier.keras" in names
     assert not [
         n for n in names if n.startswith(("training/", "benchmarks/", "tests/"))
     ]
@@ -116,7 +119,11 @@ def test_every_preset_loads_from_the_installed_package(installed):
         "    entry = presets.info(name)\n"
         "    layer = presets.load(name)\n"
         "    x = np.random.default_rng(0).random((1, *entry['input_shape']), 'float32')\n"
-        "    rows[name] = [type(layer).__name__, bool(np.isfinite(layer(x)).all())]\n"
+        "    y = layer(x)\n"
+        "    classifier = presets.load_classifier(name)\n"
+        "    if classifier is not None:\n"
+        "        y = classifier(y)\n"
+        "    rows[name] = [type(layer).__name__, bool(np.isfinite(y).all())]\n"
         "print(json.dumps({'file': keras_resize.__file__, 'rows': rows}))\n",
         installed,
     )

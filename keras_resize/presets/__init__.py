@@ -5,6 +5,12 @@
 `keras_resize.pretrained` for the folder layout.
 """
 
-from keras_resize.pretrained import info, list_presets, load, presets_dir
+from keras_resize.pretrained import (
+    info,
+    list_presets,
+    load,
+    load_classifier,
+    presets_dir,
+)
 
-__all__ = ["info", "list_presets", "load", "presets_dir"]
+__all__ = ["info", "list_presets", "load", "load_classifier", "presets_dir"]
