@@ -40,6 +40,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
+from keras_resize.callbacks import BatchNormRecalibration
 from keras_resize.data import as_dataset, make_classification_canvases
 from keras_resize.layers import LearnedResize
 
@@ -95,7 +96,18 @@ def train_and_evaluate(resizer):
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
         metrics=["accuracy"],
     )
-    history = model.fit(train_ds, validation_data=val_ds, epochs=EPOCHS, verbose=2)
+    history = model.fit(
+        train_ds,
+        validation_data=val_ds,
+        epochs=EPOCHS,
+        verbose=2,
+        # BatchNormalization statistics re-estimated with the current weights
+        # before each validation and at the end: on a short schedule the
+        # moving averages lag LearnedResize's fast-changing weights, and the
+        # model in inference mode would score far below its training accuracy
+        # (53 % instead of 90 % in the benchmark without this).
+        callbacks=[BatchNormRecalibration(train_ds, steps=20)],
+    )
     return model, history
 
 

@@ -51,6 +51,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from keras_resize import pretrained
+from keras_resize.callbacks import BatchNormRecalibration
 from keras_resize.data import as_dataset, digits, make_classification_canvases
 from keras_resize.layers import DownsizeNetResize, Resize
 
@@ -85,11 +86,15 @@ def fit(model, train, val):
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
         metrics=["accuracy"],
     )
+    train_ds = as_dataset(train, batch_size=32)
     history = model.fit(
-        as_dataset(train, batch_size=32),
+        train_ds,
         validation_data=as_dataset(val, batch_size=32, shuffle=False),
         epochs=EPOCHS,
         verbose=2,
+        # BatchNormalization statistics that match the final weights (see
+        # keras_resize.callbacks): the default path for a learned resizer.
+        callbacks=[BatchNormRecalibration(train_ds, steps=20)],
     )
     return history.history["val_accuracy"][-1]
 

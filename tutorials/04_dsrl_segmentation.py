@@ -47,6 +47,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import tensorflow as tf
 
+from keras_resize.callbacks import BatchNormRecalibration
 from keras_resize.data import make_segmentation_canvases
 from keras_resize.models import DualSRModel, build_unet
 from keras_resize.ops import resize
@@ -103,7 +104,14 @@ def train(variant):
         optimizer=keras.optimizers.Adam(2e-3),
         metrics=[keras.metrics.MeanIoU(11, sparse_y_pred=False, name="mean_iou")],
     )
-    history = model.fit(train_ds, validation_data=val_ds, epochs=EPOCHS, verbose=2)
+    history = model.fit(
+        train_ds,
+        validation_data=val_ds,
+        epochs=EPOCHS,
+        verbose=2,
+        # BatchNormalization statistics that match the final weights.
+        callbacks=[BatchNormRecalibration(train_ds, steps=20)],
+    )
     return model, history.history["val_mean_iou"][-1]
 
 

@@ -42,6 +42,7 @@ import matplotlib.pyplot as plt
 from ai_edge_litert.interpreter import Interpreter
 
 import keras_resize
+from keras_resize.callbacks import BatchNormRecalibration
 from keras_resize.data import as_dataset, make_classification_canvases
 from keras_resize.layers import LearnedResize
 
@@ -80,11 +81,15 @@ model.compile(
     loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
     metrics=["accuracy"],
 )
+train_ds = as_dataset(train, batch_size=32)
 model.fit(
-    as_dataset(train, batch_size=32),
+    train_ds,
     validation_data=as_dataset(val, batch_size=32, shuffle=False),
     epochs=EPOCHS,
     verbose=2,
+    # BatchNormalization statistics that match the final weights, so the
+    # exported model (inference mode) is as accurate as the trained one.
+    callbacks=[BatchNormRecalibration(train_ds, steps=20)],
 )
 
 """

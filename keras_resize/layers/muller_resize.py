@@ -65,6 +65,16 @@ class MullerResize(PretrainedMixin, keras.layers.Layer):
     it when the input's spatial size is unknown at trace time. Both agree
     to float32 rounding.
 
+    Training: the layer has 4 weights and no BatchNormalization, so `fit`'s
+    validation figures already hold in inference mode; with a
+    BatchNormalization backbone behind it, on a short schedule, add
+    `keras_resize.callbacks.BatchNormRecalibration(train_data)` to
+    `model.fit` all the same (the default path of every tutorial).
+    Measured on the digit-canvas benchmark (256 -> 64 px, `resnet_tiny`, 6
+    epochs; `python -m benchmarks.learned_resize --resizers muller`, seeds
+    0 / 1 / 2): validation accuracy at the end of `fit` 86.2 / 86.0 /
+    85.2 %, after re-estimating the statistics 86.2 / 86.0 / 86.2 %.
+
     Args:
         height: output height, a positive int.
         width: output width, a positive int.
