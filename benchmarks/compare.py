@@ -19,6 +19,7 @@ from pathlib import Path
 
 # The shortened schedule of `make demo` (the full one is `--full`).
 DEMO_ARGS = (
+    "--resizers bilinear area antialias learned "
     "--seeds 0 --train-size 800 --val-size 200 --test-size 1000 --epochs 3 "
     "--output-dir demo_outputs --runs-dir demo_outputs/runs"
 ).split()
