@@ -174,6 +174,89 @@ def test_replicate_padding_round_trips(separable, dtype, tolerance):
     assert error.max() < tolerance
 
 
+def tile_corners(grid):
+    """The `(gh - 1, gw - 1)` tiles of a `(gh, gw, 2)` grid as 4 corners in
+    order round the tile."""
+    return [grid[:-1, :-1], grid[:-1, 1:], grid[1:, 1:], grid[1:, :-1]]
+
+
+def cross(a, b):
+    return a[..., 0] * b[..., 1] - a[..., 1] * b[..., 0]
+
+
+# `make fuzz`: this saliency folds the nonseparable replicate warp
+FOLDED_SALIENCY = peaks((4, 8), ())
+for _cell, _value in {
+    (0, 4): 3819.65571,
+    (1, 3): 5740.82367,
+    (2, 0): 5069.30243,
+    (2, 1): 1678.76688,
+}.items():
+    FOLDED_SALIENCY[_cell] = _value
+
+
+@pytest.mark.parametrize(
+    "padding, separable, any_fold",
+    [("replicate", False, True), ("reflect", False, False), ("replicate", True, False)],
+)
+def test_folded_tiles_is_where_the_jacobian_changes_sign(padding, separable, any_fold):
+    grid = to_numpy(
+        W.coarse_grid(
+            FOLDED_SALIENCY.astype("float32"),
+            fwhm=4.0,
+            padding=padding,
+            separable=separable,
+        )
+    )[0].astype("float64")
+    folded = to_numpy(W.folded_tiles(grid[None]))[0]
+    # reference: finite-difference Jacobian of the piecewise-bilinear warp on
+    # a lattice in each tile (its sign changes inside a folded tile)
+    gh, gw = grid.shape[:2]
+    t = np.linspace(0.01, 0.99, 7)
+    rows, cols, fr, fc = np.meshgrid(
+        np.arange(gh - 1), np.arange(gw - 1), t, t, indexing="ij"
+    )
+    u = (cols + fc) / (gw - 1) * 2 - 1
+    v = (rows + fr) / (gh - 1) * 2 - 1
+    step = 1e-7
+    d_u = bilinear_warp_numpy(grid, u + step, v) - bilinear_warp_numpy(grid, u, v)
+    d_v = bilinear_warp_numpy(grid, u, v + step) - bilinear_warp_numpy(grid, u, v)
+    reference = np.any(cross(d_u, d_v) <= 0, axis=(2, 3))
+    np.testing.assert_array_equal(folded, reference)
+    assert folded.any() == any_fold
+
+
+@pytest.mark.parametrize(
+    "dtype", ["float32", pytest.param("float64", marks=needs_float64)]
+)
+def test_pixels_past_a_free_border_are_uncovered(dtype):
+    """`make fuzz`: pixels past the right border of this replicate warp
+    were counted as covered (the tile's quadratic has no real root; the
+    clamped discriminant still gave (l, m) in the unit square), 2 px off."""
+    saliency = peaks((3, 4), ((0, 1),), 3162.27766)
+    saliency[2, 3] = 1000.0
+    grid = W.coarse_grid(
+        saliency.astype(dtype), fwhm=2.0, padding="replicate", separable=False
+    )
+    inverse = to_numpy(W.invert_grid(grid, (1, 16), separable=False))[0, 0]
+    covered = inverse[:, 0] > W.UNCOVERED + 1
+    # reference: inside one of the (convex) tiles, by the signs of the edges
+    corners = tile_corners(to_numpy(grid)[0].astype("float64"))
+    points = np.stack([(np.arange(16) + 0.5) / 16 * 2 - 1, np.zeros(16)], -1)
+    inside = np.ones((16,) + corners[0].shape[:2], bool)
+    for k in range(4):
+        edge = corners[(k + 1) % 4] - corners[k]
+        offset = points[:, None, None] - corners[k]
+        inside &= cross(edge, offset) >= 0
+    np.testing.assert_array_equal(covered, inside.any(axis=(1, 2)))
+    assert not covered[14]  # was covered, mapped back to x = 12.51
+    zoomed = to_numpy(W.grid_to_coordinates(inverse[None, None], (3, 4)))
+    back = to_numpy(W.unwarp_keypoints(zoomed.reshape(1, -1, 2), grid, (3, 4), (1, 16)))
+    centres = np.stack([np.arange(16) + 0.5, np.full(16, 0.5)], -1)
+    error = np.abs(back[0] - centres)[covered]
+    assert error.max() < (1e-3 if dtype == "float32" else 1e-7)
+
+
 def test_replicate_zoom_samples_the_border_past_the_image():
     saliency = peaks((5, 5), ((0, 0),), 1000.0)
     grid = W.coarse_grid(saliency, fwhm=4.0, padding="replicate")

@@ -14,7 +14,8 @@ module per topic:
 - `grid`: saliency -> warp, `coarse_grid` (the attraction kernel,
   separable or not), `upsample_grid`, `saliency_to_grid`,
   `grid_to_coordinates`;
-- `inverse`: `invert_separable_grid`, `invert_nonseparable_grid`;
+- `inverse`: `invert_separable_grid`, `invert_nonseparable_grid`,
+  `folded_tiles`;
 - `resampling`: `zoom` (image -> zoomed image), `unzoom` (zoomed feature
   map -> original frame), `resample_inverse`, and `fixed_warp` /
   `fixed_inverse` (float64 numpy grids computed once, for fixed warps);
@@ -98,6 +99,7 @@ from keras_resize.ops.warp.grid import (
     upsample_grid_numpy,
 )
 from keras_resize.ops.warp.inverse import (
+    folded_tiles,
     inverse_for_resampling,
     invert_axis,
     invert_grid,
@@ -155,6 +157,7 @@ __all__ = [
     "fixed_inverse",
     "fixed_warp",
     "float_dtype",
+    "folded_tiles",
     "forward_points",
     "from_extent",
     "grid_to_coordinates",

@@ -173,9 +173,14 @@ def coarse_grid(saliency, fwhm=DEFAULT_FWHM, padding="reflect", separable=True):
     nodes inside the image) or extend past the borders; its nodes are
     **not clipped** to `[-1, 1]` (our reading: Recasens' release clips, which
     collapses nodes onto the border and makes the warp non-invertible), so
-    the nodes are strictly increasing along each axis and every warp is
-    invertible; `zoom` clamps samples past a border to the edge pixels
-    (the replicated border). Uniform saliency gives the identity warp. The
+    the nodes are strictly increasing along each axis and every separable
+    warp is invertible; `zoom` clamps samples past a border to the edge
+    pixels (the replicated border). A nonseparable warp with replicate
+    padding can, rarely (saliency contrasts of ~1e3:1 and more), fold: its
+    free border rows and columns rotate so far that a tile turns inside
+    out, and the warp is not one-to-one there (`folded_tiles` finds such
+    tiles; the inverses then return one preimage of a point, or
+    `UNCOVERED`, see `invert_nonseparable_grid`). Uniform saliency gives the identity warp. The
     result is differentiable with respect to `saliency`; the kernel
     (padding folded in) is a pair of constant matrices, so the op is a few
     small matmuls.

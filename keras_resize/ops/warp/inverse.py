@@ -246,7 +246,7 @@ def _polyline_values(along, across, queries, grid_size, xp):
     return c0 + t * (c1 - c0)
 
 
-def _solve_tile(v00, v01, v10, v11, point, tolerance, xp):
+def _solve_tile(v00, v01, v10, v11, point, xp):
     """Invert the bilinear map `P(l, m) = v00 + l vb + m vc + l m vd` at
     `point`, with `vb = v10 - v00`, `vc = v01 - v00`, `vd = v00 - v10 - v01 +
     v11` (LZU, Appendix A). Returns `(l, m, inside)`.
@@ -257,8 +257,9 @@ def _solve_tile(v00, v01, v10, v11, point, tolerance, xp):
     pixels of parallelogram tiles unfilled); otherwise the stable quadratic
     `q = -(B + sign(B) sqrt(D)) / 2`, `m1 = q / A`, `m2 = C / q`. Then `l =
     -(Ma + m vc)_k / (vb + m vd)_k` on the better-conditioned component `k`
-    (the y component in the reference). The root with `(l, m)` in the unit
-    square (within `tolerance`) wins.
+    (the y component in the reference). The root closest to the unit square
+    wins; it is clipped to the square, refined by Newton steps, and `inside`
+    says whether it maps onto the point (see `_solves`).
     """
     vb = v10 - v00
     vc = v01 - v00
@@ -295,22 +296,47 @@ def _solve_tile(v00, v01, v10, v11, point, tolerance, xp):
             xp,
         )
         candidates.append((l_value, m, outside))
-    l_lin, m_lin, out_lin = candidates[0]
+    l_lin, m_lin, _ = candidates[0]
     l1, m1, out1 = candidates[1]
     l2, m2, out2 = candidates[2]
     # quadratic: prefer m2 (the root that tends to -C/B), else m1
     take_m2 = out2 <= out1
     l_quad = xp.where(take_m2, l2, l1)
     m_quad = xp.where(take_m2, m2, m1)
-    out_quad = xp.where(take_m2, out2, out1)
     l_value = xp.where(linear, l_lin, l_quad)
     m = xp.where(linear, m_lin, m_quad)
-    outside = xp.where(linear, out_lin, out_quad)
-    inside = outside <= tolerance
     l_value, m = xp.clip(l_value, 0.0, 1.0), xp.clip(m, 0.0, 1.0)
     for _ in range(2):
         l_value, m = _newton_step(l_value, m, ma, vb, vc, vd, xp)
-    return xp.clip(l_value, 0.0, 1.0), xp.clip(m, 0.0, 1.0), inside
+    l_value, m = xp.clip(l_value, 0.0, 1.0), xp.clip(m, 0.0, 1.0)
+    return l_value, m, _solves(l_value, m, v00, point, vb, vc, vd, xp)
+
+
+def _solves(l_value, m, v00, point, vb, vc, vd, xp):
+    """Whether `(l, m)` in the unit square maps onto the point (coverage).
+
+    The candidate roots of `_solve_tile` are not always roots: a point the
+    tile's bilinear map does not reach (past the border of a replicate-padded
+    grid, whose border is free) gets, from the clamped discriminant or from
+    clipping, a candidate in the unit square that maps elsewhere. The point
+    is covered when the residual `|P(l, m) - point|` (L1) of the clipped,
+    Newton-refined root is at rounding level (a root computed in float32
+    or float64 from these coordinates); a tolerance in the unit square
+    instead would count points up to that tolerance of a tile past the
+    border as covered, and send them back onto the border.
+    """
+    lx, mx = xp.expand_dims(l_value, -1), xp.expand_dims(m, -1)
+    residual = (v00 - point) + lx * vb + mx * vc + (lx * mx) * vd
+
+    def size(r):
+        return xp.abs(r[..., 0]) + xp.abs(r[..., 1])
+
+    scale = size(v00) + size(point) + size(vb) + size(vc) + size(vd)
+    # float32 rounding unless float64 (grids are float32 or float64, `as_grid`)
+    eps = float(
+        np.finfo("float64" if dtype_name(scale) == "float64" else "float32").eps
+    )
+    return size(residual) <= 16.0 * eps * scale
 
 
 def _newton_step(l_value, m, ma, vb, vc, vd, xp):
@@ -344,8 +370,59 @@ def _newton_step(l_value, m, ma, vb, vc, vd, xp):
     return xp.where(better, new_l, l_value), xp.where(better, new_m, m)
 
 
-def _tile_tolerance(dtype):
-    return 1e-9 if dtype == "float64" else 1e-4
+def folded_tiles(grid, xp=ops):
+    """Which tiles of a coarse grid fold (are not mapped one-to-one).
+
+    The bilinear map of a tile is one-to-one exactly when its Jacobian
+    determinant keeps the identity's sign over the tile; the determinant is
+    affine in the tile coordinates, so the four corners decide: a tile
+    folds when at one of its corners the two edges leaving it turn the
+    wrong way (the tile is not a strictly convex quadrilateral with the
+    identity's orientation). A warp with a folded tile is not one-to-one:
+    points near the fold have several preimages, so no inverse is exact
+    there.
+
+    Separable attraction warps never fold (their tiles are rectangles).
+    The nonseparable attraction warp can, rarely, with `padding="replicate"`
+    (its border is free, and extreme saliency contrasts, ~1e3:1 and more,
+    can rotate the border rows and columns past each other); reflect
+    padding pins the border and no fold has been observed with it.
+
+    Args:
+        grid: `(batch, gh, gw, 2)` coarse grid.
+        xp: `keras_resize.backend.ops` or `numpy_ops`.
+
+    Returns:
+        bool `(batch, gh - 1, gw - 1)`, True for the folded tiles.
+
+    Example:
+
+    >>> grid = keras_resize.ops.coarse_grid(np.ones((3, 4), "float32"))
+    >>> bool(keras.ops.any(folded_tiles(grid)))
+    False
+    >>> folded = keras.ops.convert_to_numpy(grid).copy()
+    >>> folded[0, 1, 1, 0] = folded[0, 1, 2, 0] + 0.1  # node (1, 1) past (1, 2)
+    >>> keras.ops.convert_to_numpy(folded_tiles(folded))[0]
+    array([[False,  True, False],
+           [False,  True, False]])
+
+    Convention: extent coordinates (see `keras_resize.ops.warp`).
+    """
+    if xp is ops:
+        grid = as_grid(grid)
+    v00, v01 = grid[:, :-1, :-1], grid[:, :-1, 1:]
+    v10, v11 = grid[:, 1:, :-1], grid[:, 1:, 1:]
+    # Jacobian determinant at each corner: cross(d/dx edge, d/dy edge)
+    corners = [
+        _cross(v01 - v00, v10 - v00),
+        _cross(v01 - v00, v11 - v01),
+        _cross(v11 - v10, v10 - v00),
+        _cross(v11 - v10, v11 - v01),
+    ]
+    folded = corners[0] <= 0
+    for determinant in corners[1:]:
+        folded = xp.logical_or(folded, determinant <= 0)
+    return folded
 
 
 def invert_tiles(grid, qx, qy, rectilinear, xp=ops):
@@ -422,7 +499,6 @@ def invert_tiles(grid, qx, qy, rectilinear, xp=ops):
         corner(grid_width),
         corner(grid_width + 1),
         point,
-        _tile_tolerance(dtype),
         xp,
     )
     u = (xp.cast(col, dtype) + m) / (grid_width - 1) * 2.0 - 1.0
@@ -473,7 +549,16 @@ def invert_nonseparable_grid(
     Requires every row of nodes to be monotone in x and every column
     monotone in y, which the attraction warp guarantees (each is a 1-D
     attraction of a positive profile) and which any unfolded warp close to
-    the identity satisfies.
+    the identity satisfies. A pixel counts as covered only when the root
+    found maps back onto it (residual at rounding level), so covered
+    pixels always round-trip; pixels past a free (replicate-padded) border
+    are `UNCOVERED`.
+
+    A folded warp (see `folded_tiles`; only nonseparable replicate-padded
+    warps, rarely) is not one-to-one, and its inverse is not defined near
+    the folds: there the result is one of the preimages of a pixel, or
+    `UNCOVERED` where the tile search misses them, and `warp_keypoints`
+    may return a point of another preimage or of the wrong tile.
 
     Args:
         grid: `(batch, gh, gw, 2)` coarse grid.
