@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from keras_resize.layers import Resize
+from keras_resize.ops import RESIZE_METHODS
 from keras_resize.testing import assert_value_error, run_layer_test
 
 BACKEND = keras.backend.backend()
@@ -139,16 +140,7 @@ KERAS_METHODS = {
     },
 }[BACKEND]
 KERAS_SIZE_PAIRS = SIZE_PAIRS[:2] if BACKEND == "jax" else SIZE_PAIRS
-ALL_METHODS = [
-    "bilinear",
-    "nearest",
-    "bicubic",
-    "area",
-    "lanczos3",
-    "lanczos5",
-    "gaussian",
-    "mitchellcubic",
-]
+ALL_METHODS = list(RESIZE_METHODS)  # the one list of the package's methods
 
 
 def _to_first(images):
