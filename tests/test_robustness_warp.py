@@ -257,6 +257,44 @@ def test_pixels_past_a_free_border_are_uncovered(dtype):
     assert error.max() < (1e-3 if dtype == "float32" else 1e-7)
 
 
+def straight_continuation(nodes_x, nodes_y, x):
+    """y of a row polyline at `x`, its end segments continued straight."""
+    if x > nodes_x[-1]:
+        slope = (nodes_y[-1] - nodes_y[-2]) / (nodes_x[-1] - nodes_x[-2])
+        return nodes_y[-1] + slope * (x - nodes_x[-1])
+    return np.interp(x, nodes_x, nodes_y)
+
+
+@pytest.mark.parametrize(
+    "dtype, tolerance",
+    [("float32", 1e-3), pytest.param("float64", 1e-7, marks=needs_float64)],
+)
+def test_row_continuations_do_not_cross_inside_the_image(dtype, tolerance):
+    """`make fuzz`: a strongly rotated free (replicate) border, not folded.
+    Continued straight past the right border, the end segment of row 4
+    passes above the forward image of zoomed pixel (5.5, 1.5) (in tile row
+    1), so the line counts put it in tile row 2: zoomed -> original ->
+    zoomed was 0.9 px off. Rows now continue horizontally past their ends."""
+    saliency = peaks((6, 6), ((1, 5), (2, 3), (2, 4), (5, 3)), 1000.0)
+    grid = W.coarse_grid(
+        saliency.astype(dtype), fwhm=2.0, padding="replicate", separable=False
+    )
+    assert not to_numpy(W.folded_tiles(grid)).any()
+    zx, zy = np.meshgrid(np.arange(24) + 0.5, np.arange(24) + 0.5)
+    start = np.stack([zx, zy], -1).reshape(1, -1, 2).astype(dtype)
+    there = W.unwarp_keypoints(start, grid, (24, 24), (1, 1))
+    again = W.warp_keypoints(there, grid, (1, 1), (24, 24), False)
+    assert np.abs(to_numpy(again) - start).max() < tolerance
+    # the case the fixture pins: (5.5, 1.5) of the 6x6 zoom, past row 4's end
+    nodes = to_numpy(grid)[0].astype("float64")
+    point = to_numpy(W.unwarp_keypoints(np.array([[[5.5, 1.5]]]), grid, (6, 6), (1, 1)))
+    x, y = point[0, 0] * 2 - 1  # the 1x1 original: extent coordinates
+    assert x > nodes[4, -1, 0]
+    assert straight_continuation(nodes[4, :, 0], nodes[4, :, 1], x) < y
+    assert np.interp(x, nodes[1, :, 0], nodes[1, :, 1]) < y
+    assert np.interp(x, nodes[2, :, 0], nodes[2, :, 1]) > y
+
+
 def test_replicate_zoom_samples_the_border_past_the_image():
     saliency = peaks((5, 5), ((0, 0),), 1000.0)
     grid = W.coarse_grid(saliency, fwhm=4.0, padding="replicate")

@@ -231,7 +231,7 @@ def _polyline_values(along, across, queries, grid_size, xp):
     `along (b, n, g)` are the polylines' coordinates along which they are
     monotone, `across (b, n, g)` the other coordinate, `queries (b, q)`.
     Returns `(b, n, q)`: the `across` value of polyline `i` at each query,
-    extrapolating the end segments.
+    constant past the polyline's ends.
     """
     n = along.shape[1]
     batch = list(xp.shape(along))[0]
@@ -243,6 +243,13 @@ def _polyline_values(along, across, queries, grid_size, xp):
     c0 = xp.take_along_axis(across, segment, axis=2)
     c1 = xp.take_along_axis(across, segment + 1, axis=2)
     t, _ = _safe_divide(queries - a0, a1 - a0, xp)
+    # past its ends a polyline is continued by constant rays (horizontal for
+    # rows, vertical for columns), not by its end segments: a border column
+    # is y-monotone, so the horizontal ray from a row's end never meets it
+    # again and stays outside the image; end segments extended in straight
+    # lines can cross each other inside the image where a free (replicate)
+    # border is strongly rotated, and then the counts pick the wrong tile
+    t = xp.clip(t, 0.0, 1.0)
     return c0 + t * (c1 - c0)
 
 
@@ -431,8 +438,10 @@ def invert_tiles(grid, qx, qy, rectilinear, xp=ops):
     The tile holding a point is found exactly by counting the row
     polylines above it and the column polylines left of it (tile edges are
     straight; rows are x-monotone and columns y-monotone for the
-    attraction warp), then the bilinear map of that tile is inverted in
-    closed form (see `invert_nonseparable_grid`).
+    attraction warp; past its ends a row continues horizontally and a
+    column vertically, which keeps the continuations outside the image),
+    then the bilinear map of that tile is inverted in closed form (see
+    `invert_nonseparable_grid`).
 
     Args:
         grid: `(b, gh, gw, 2)` coarse grid.
