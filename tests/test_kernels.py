@@ -105,6 +105,24 @@ def test_taps_are_in_range_and_sum_to_one(method, antialias, sizes):
     np.testing.assert_allclose(weight.sum(axis=1), 1.0, atol=1e-5)
 
 
+@pytest.mark.parametrize("method", kernels.RESIZE_METHODS)
+@pytest.mark.parametrize("antialias", [False, True])
+def test_numpy_taps_are_the_tensor_taps(method, antialias):
+    for in_size, out_size in [(17, 5), (5, 17), (100, 7), (1, 4)]:
+        index, weight = kernels.numpy_resize_weights(
+            in_size, out_size, method, antialias
+        )
+        assert isinstance(index, np.ndarray) and isinstance(weight, np.ndarray)
+        assert weight.dtype == np.float32
+        expected_index, expected_weight = weights_np(
+            in_size, out_size, method, antialias
+        )
+        np.testing.assert_array_equal(index, expected_index)
+        np.testing.assert_array_equal(weight, expected_weight)
+    with pytest.raises(ValueError, match="in_size"):
+        kernels.numpy_resize_weights(0, 4, method, antialias)
+
+
 @pytest.mark.tensorflow_only
 def test_dynamic_input_size_gives_the_same_taps():
     import tensorflow as tf

@@ -260,6 +260,27 @@ def resize_weights(
     return ops.convert_to_tensor(index), ops.convert_to_tensor(weights)
 
 
+def numpy_resize_weights(in_size, out_size, method="bilinear", antialias=False):
+    """`resize_weights` of python int sizes as numpy arrays, for constants.
+
+    The same taps in the same float32 arithmetic, without tensors: for
+    linear maps computed once ahead of time (MULLER's folded taps,
+    `keras_resize.ops.muller.resize_matrix`).
+
+    Returns:
+        `(indices, weights)`: int32 and float32 numpy `(out_size, taps)`.
+
+    Raises:
+        ValueError: if a size is not a positive int or `method` is unknown.
+    """
+    check_choice("method", method, RESIZE_METHODS)
+    check_positive_int("in_size", in_size)
+    check_positive_int("out_size", out_size)
+    return _resize_weights(
+        _NUMPY, int(in_size), int(out_size), method, antialias, "float32"
+    )
+
+
 def _resize_weights(xp, in_size, out_size, method, antialias, dtype):
     """`resize_weights` in the namespace `xp` (`_NUMPY` or `ops`)."""
     pos_dtype = "float64" if dtype == "float64" else "float32"

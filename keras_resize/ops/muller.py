@@ -18,84 +18,20 @@ with a fixed tap count: one pass of the separable sampler
 the output resolution, instead of blurring at the input resolution first.
 
 Everything here is numpy (no tensors): the results are constants of the
-traced program on every backend. `resize_matrix` reproduces
-`keras_resize.ops.kernels.resize_weights` (same float32 arithmetic, same
-boundary rules) as a dense matrix.
+traced program on every backend. `resize_matrix` is the dense matrix of
+the taps of `keras_resize.ops.kernels.resize_weights` (the package's one
+set of interpolation kernels, evaluated in numpy).
 
 Convention: index space, as `keras_resize.ops.kernels` (half-pixel centres
 for the resize; the blur is a "same" convolution with zeros outside).
 """
 
 import functools
-import math
 
 import numpy as np
 
+from keras_resize.ops import kernels
 from keras_resize.ops.validation import check_choice
-
-RESIZE_METHODS = (
-    "nearest",
-    "bilinear",
-    "bicubic",
-    "area",
-    "lanczos3",
-    "lanczos5",
-    "gaussian",
-    "mitchellcubic",
-)
-_BICUBIC_TABLE_SIZE = 1024
-_F = np.float32
-
-
-# ---------------------------------------------------------------------------
-# 1-D kernels (numpy, float32), as in `keras_resize.ops.kernels`.
-
-
-def _triangle(x):
-    return np.maximum(_F(1.0) - np.abs(x), _F(0.0))
-
-
-def _keys_cubic(x, a=-0.5):
-    x = np.abs(x)
-    a = _F(a)
-    inner = ((a + _F(2.0)) * x - (a + _F(3.0))) * x * x + _F(1.0)
-    outer = ((a * x - _F(5.0) * a) * x + _F(8.0) * a) * x - _F(4.0) * a
-    return np.where(x < 1.0, inner, np.where(x < 2.0, outer, _F(0.0)))
-
-
-def _lanczos(x, radius):
-    x = np.abs(x)
-    safe = np.where(x <= 1e-3, _F(1.0), x)
-    pi = _F(math.pi)
-    radius = _F(radius)
-    value = radius * np.sin(pi * safe) * np.sin(pi * safe / radius)
-    value = value / (pi * pi * safe * safe)
-    value = np.where(x <= 1e-3, _F(1.0), value)
-    return np.where(x > radius, _F(0.0), value)
-
-
-def _gaussian(x):
-    x = np.abs(x)
-    sigma = _F(0.5)
-    value = np.exp(-x * x / (_F(2.0) * sigma * sigma))
-    return np.where(x >= 1.5, _F(0.0), value)
-
-
-def _mitchell(x):
-    x = np.abs(x)
-    inner = ((_F(7.0 / 6.0) * x - _F(2.0)) * x) * x + _F(8.0 / 9.0)
-    outer = ((_F(-7.0 / 18.0) * x + _F(2.0)) * x - _F(10.0 / 3.0)) * x + _F(16.0 / 9.0)
-    return np.where(x < 1.0, inner, np.where(x < 2.0, outer, _F(0.0)))
-
-
-_SPAN_KERNELS = {
-    "bilinear": (_triangle, 1.0),
-    "bicubic": (_keys_cubic, 2.0),
-    "lanczos3": (lambda x: _lanczos(x, 3.0), 3.0),
-    "lanczos5": (lambda x: _lanczos(x, 5.0), 5.0),
-    "gaussian": (_gaussian, 1.5),
-    "mitchellcubic": (_mitchell, 2.0),
-}
 
 
 def _dense(out_size, in_size, index, weights):
@@ -105,14 +41,6 @@ def _dense(out_size, in_size, index, weights):
     index = np.clip(index, 0, in_size - 1)
     np.add.at(matrix, (rows, index), weights.astype(np.float64))
     return matrix
-
-
-def _normalized(index, weights, in_size):
-    inside = (index >= 0) & (index < in_size)
-    weights = np.where(inside, weights, _F(0.0)).astype(_F)
-    total = np.sum(weights, axis=-1, keepdims=True, dtype=_F)
-    safe = np.where(np.abs(total) > 1e-30, total, _F(1.0))
-    return index, weights / safe
 
 
 @functools.lru_cache(maxsize=256)
@@ -133,61 +61,14 @@ def resize_matrix(in_size, out_size, method="bilinear", antialias=False):
     Returns:
         A read-only float64 numpy array of shape `(out_size, in_size)`.
     """
-    check_choice("method", method, RESIZE_METHODS)
+    check_choice("method", method, kernels.RESIZE_METHODS)
     in_size, out_size = int(in_size), int(out_size)
     if in_size == out_size and method not in ("gaussian", "mitchellcubic"):
         matrix = np.eye(in_size)
         matrix.setflags(write=False)
         return matrix
-    in_f, out_f = _F(in_size), _F(out_size)
-    o = np.arange(out_size, dtype=_F)
-    if method == "nearest":
-        index = np.floor((o + _F(0.5)) * (in_f / out_f)).astype(np.int64)
-        matrix = _dense(out_size, in_size, index[:, None], np.ones((out_size, 1)))
-    elif method == "area":
-        scale = in_f / out_f
-        start = o * scale
-        end = (o + _F(1.0)) * scale
-        first = np.floor(start)
-        taps = int(max(np.max(np.ceil(end) - first), 1))
-        j = first[:, None] + np.arange(taps, dtype=_F)[None, :]
-        overlap = np.minimum(j + _F(1.0), end[:, None]) - np.maximum(j, start[:, None])
-        weights = np.maximum(overlap, _F(0.0)) / scale
-        matrix = _dense(out_size, in_size, j.astype(np.int64), weights)
-    elif method == "bilinear" and not antialias:
-        source = (o + _F(0.5)) * (in_f / out_f) - _F(0.5)
-        floor = np.floor(source)
-        frac = source - floor
-        index = floor.astype(np.int64)[:, None] + np.array([0, 1])
-        weights = np.stack([_F(1.0) - frac, frac], axis=-1)
-        matrix = _dense(out_size, in_size, index, weights)
-    elif method == "bicubic" and not antialias:
-        source = (o + _F(0.5)) * (in_f / out_f) - _F(0.5)
-        floor = np.floor(source)
-        delta = np.round((source - floor) * _F(_BICUBIC_TABLE_SIZE))
-        delta = (delta / _F(_BICUBIC_TABLE_SIZE)).astype(_F)
-        distance = np.stack(
-            [_F(1.0) + delta, delta, _F(1.0) - delta, _F(2.0) - delta], axis=-1
-        )
-        index = floor.astype(np.int64)[:, None] + np.array([-1, 0, 1, 2])
-        index, weights = _normalized(index, _keys_cubic(distance), in_size)
-        matrix = _dense(out_size, in_size, index, weights)
-    else:
-        kernel, radius = _SPAN_KERNELS[method]
-        inv_scale = _F(1.0) / (out_f / in_f)
-        kernel_scale = max(inv_scale, _F(1.0)) if antialias else _F(1.0)
-        sample = (o + _F(0.5)) * inv_scale
-        reach = _F(radius) * kernel_scale
-        start = np.clip(np.ceil(sample - reach - _F(0.5)), 0, in_size - 1)
-        end = np.clip(np.floor(sample + reach - _F(0.5)), 0, in_size - 1) + 1
-        start, end = start.astype(np.int64), end.astype(np.int64)
-        taps = int(max(np.max(end - start), 1))
-        j = start[:, None] + np.arange(taps)[None, :]
-        # times the reciprocal, as `kernels.resize_weights` and TensorFlow
-        position = (j.astype(_F) + _F(0.5) - sample[:, None]) * (_F(1.0) / kernel_scale)
-        weights = np.where(j < end[:, None], kernel(position), _F(0.0))
-        index, weights = _normalized(j, weights, in_size)
-        matrix = _dense(out_size, in_size, index, weights)
+    index, weights = kernels.numpy_resize_weights(in_size, out_size, method, antialias)
+    matrix = _dense(out_size, in_size, index, weights)
     matrix.setflags(write=False)
     return matrix
 
