@@ -607,3 +607,40 @@ def test_harness_fails_on_broken_layers(layer_cls, kwargs, reason):
             (2, 8, 8, 1),
             **{**_QUIET, "check_saved_model": False, "check_tflite": False, **kwargs},
         )
+
+
+def test_integer_images_keep_their_dtype_as_in_keras_resizing(unfused_sampler):
+    """`keras.layers.Resizing` returns uint8 for uint8 input (rounded, half to
+    even, and clipped); so does `Resize`. Rounding may differ only at exact
+    half-integers, where Keras' float result and ours are 1 ulp apart."""
+    rng = np.random.default_rng(3)
+    images = rng.integers(0, 256, (2, 9, 13, 3)).astype("uint8")
+    compared = 0
+    for interpolation, antialiases in KERAS_METHODS.items():
+        for antialias in antialiases:
+            layer = Resize(5, 7, interpolation=interpolation, antialias=antialias)
+            ours = _numpy(layer(images))
+            assert ours.dtype == np.uint8
+            exact = _numpy(layer(images.astype("float32")))
+            rounded = np.clip(np.round(exact), 0, 255)
+            off = ours != rounded
+            assert not off.any()
+            theirs = _numpy(
+                keras.layers.Resizing(
+                    5, 7, interpolation=interpolation, antialias=antialias
+                )(images)
+            )
+            assert theirs.dtype == np.uint8
+            differ = ours.astype(int) != theirs.astype(int)
+            assert np.abs(ours.astype(int) - theirs.astype(int)).max() <= 1
+            near_half = np.abs(exact - np.floor(exact) - 0.5) < 1e-3
+            assert np.all(near_half[differ])
+            compared += 1
+    assert compared == sum(len(a) for a in KERAS_METHODS.values())
+    # wide integer types saturate instead of wrapping round
+    wide = np.array([[[[2**31 - 1], [2**31 - 1]], [[-(2**31)], [0]]]], "int32")
+    out = _numpy(Resize(3, 3, interpolation="bicubic")(wide))
+    assert out.dtype == np.int32
+    assert out[0, 0, :, 0].min() > 2**31 - 2**8  # the top row stays at the max
+    # float images: the compute dtype, as before
+    assert _numpy(Resize(5, 7)(images.astype("float64"))).dtype == np.float32

@@ -3,6 +3,7 @@
 import numbers
 
 import keras
+import numpy as np
 
 from keras_resize.backend import ops
 from keras_resize.layers.base import (
@@ -69,7 +70,10 @@ class Resize(TFDataMixin, keras.layers.Layer):
         height, width)`); any spatial size, known or not.
 
     Output shape:
-        The input's layout with the configured `(height, width)`.
+        The input's layout with the configured `(height, width)`. Integer
+        images (e.g. `uint8`) come back in their own dtype, rounded to the
+        nearest integer and clipped to its range, as from
+        `keras.layers.Resizing`; float images in the layer's compute dtype.
 
     Raises:
         ValueError: if an argument is invalid, naming it and the received
@@ -147,6 +151,7 @@ class Resize(TFDataMixin, keras.layers.Layer):
 
     def call(self, inputs):
         images = to_channels_last(inputs, self.data_format)
+        input_dtype = keras.backend.standardize_dtype(images.dtype)
         images, squeeze = as_image_batch(images, name="inputs")
         images = ops.cast(images, self.compute_dtype)
         if self.crop_to_aspect_ratio:
@@ -159,6 +164,8 @@ class Resize(TFDataMixin, keras.layers.Layer):
             method=self.interpolation,
             antialias=self.antialias,
         )
+        if np.issubdtype(np.dtype(input_dtype), np.integer):
+            out = _saturate_round(out, input_dtype)
         if squeeze:
             out = out[0]
         return from_channels_last(out, self.data_format)
@@ -206,6 +213,22 @@ class Resize(TFDataMixin, keras.layers.Layer):
             "antialias": self.antialias,
             "data_format": self.data_format,
         }
+
+
+def _saturate_round(images, dtype):
+    """Round to the nearest integer (half to even), clip to `dtype`'s range
+    and cast, as `keras.layers.Resizing` returns integer images."""
+    info = np.iinfo(dtype)
+    float_dtype = keras.backend.standardize_dtype(images.dtype)
+    bounds = []
+    for bound in (info.min, info.max):
+        # the float nearest the bound inside the range (int32's max rounds up)
+        value = np.asarray(bound).astype(float_dtype)
+        if abs(float(value)) > abs(bound):
+            value = np.nextafter(value, np.zeros_like(value))
+        bounds.append(float(value))
+    images = ops.clip(ops.round(images), bounds[0], bounds[1])
+    return ops.cast(images, dtype)
 
 
 def _is_static(value):
