@@ -27,16 +27,9 @@ from pathlib import Path
 import keras
 import numpy as np
 
-METHODS = (
-    "bilinear",
-    "nearest",
-    "bicubic",
-    "area",
-    "lanczos3",
-    "lanczos5",
-    "gaussian",
-    "mitchellcubic",
-)
+from keras_resize.ops import RESIZE_METHODS
+
+METHODS = RESIZE_METHODS  # the package's one list of methods
 TOLERANCE = 1e-4
 BACKEND_NOTE = """Why TensorFlow: tf2onnx folds every weight and index table computed ahead
 of time into constants, so a resize is a weighted gather-and-sum per axis

@@ -15,20 +15,12 @@ pytest.importorskip("onnxruntime")
 import keras_resize  # noqa: E402
 from keras_resize import exporting  # noqa: E402
 from keras_resize.layers import LearnedResize, Resize, Unzoom, Zoom  # noqa: E402
+from keras_resize.ops import RESIZE_METHODS  # noqa: E402
 
 # The backend whose ONNX export this package documents and tests.
 pytestmark = pytest.mark.tensorflow_only
 
-METHODS = (
-    "bilinear",
-    "nearest",
-    "bicubic",
-    "area",
-    "lanczos3",
-    "lanczos5",
-    "gaussian",
-    "mitchellcubic",
-)
+METHODS = RESIZE_METHODS  # the package's one list of methods
 TOLERANCE = 1e-4
 
 
