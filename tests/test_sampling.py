@@ -402,3 +402,43 @@ def test_traceable_by_jax_jit():
         ),
         atol=1e-6,
     )
+
+
+@pytest.mark.skipif(BACKEND != "torch", reason="the PyTorch embedding_bag path")
+@pytest.mark.parametrize("axis", [1, 2])
+def test_torch_embedding_bag_path_equals_gathers_in_value_and_gradient(axis):
+    """`resample_axis` on PyTorch sums shared taps with `embedding_bag`; the
+    values and both gradients (image, weights) equal the generic
+    take-multiply-add path's, in float64."""
+    import torch
+
+    from keras_resize.ops import kernels, sampling
+
+    rng = np.random.default_rng(0)
+    images = rng.standard_normal((3, 7, 9, 2))
+    in_size = images.shape[axis]
+    index, weight = kernels.resize_weights(in_size, 4, "bicubic", True, "float64")
+    index = keras.ops.convert_to_numpy(index)
+    weight = keras.ops.convert_to_numpy(weight)
+    out_shape = list(images.shape)
+    out_shape[axis] = 4
+    upstream = torch.tensor(rng.standard_normal(out_shape))
+    results = []
+    for fast in (True, False):
+        x = torch.tensor(images, requires_grad=True)
+        w = torch.tensor(weight, requires_grad=True)
+        if fast:
+            assert sampling._torch_bags_apply(x, 0)
+            out = sampling.resample_axis(x, torch.tensor(index), w, axis)
+        else:
+            out = None
+            for t in range(index.shape[1]):
+                term = torch.index_select(x, axis, torch.tensor(index[:, t]).long())
+                shape = [1, 1, 1, 1]
+                shape[axis] = -1
+                term = term * w[:, t].reshape(shape)
+                out = term if out is None else out + term
+        (out * upstream).sum().backward()
+        results.append([out.detach(), x.grad, w.grad])
+    for fast, generic in zip(*results, strict=True):
+        np.testing.assert_allclose(fast.numpy(), generic.numpy(), atol=1e-12)
