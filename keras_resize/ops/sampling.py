@@ -198,27 +198,29 @@ def _weighted_sum_of_gathers_torch(params, indices, weights, axis):
     `torch.nn.functional.embedding_bag(mode="sum", per_sample_weights=...)`
     is exactly `sum_t weights[o, t] * table[indices[o, t]]` in one kernel,
     without the full-size intermediate of every tap that `take` + multiply
-    + add write and read back (4x faster for a bilinear row pass of a
-    1024x2048 image on CPU). The table is one image with the sampled axis
-    first: rows as they are, columns after a transpose. Differentiable in
-    the image and in the weights, like the generic path.
+    + add write and read back (2-12x faster on CPU, see
+    `benchmarks/results/resize_speed.md`). The table holds the batch's
+    images with the sampled axis first (rows as they are, columns after a
+    transpose), `(batch * size, rest)`, and image `b`'s taps are offset by
+    `b * size`: one call for the batch. Differentiable in the images and
+    the weights, like the generic path.
     """
     import torch
     import torch.nn.functional as F
 
     batch, height, width, channels = params.shape
-    indices = indices.to(torch.int64)
-    weights = weights.to(params.dtype)
-    out = indices.shape[0]
     if axis == 1:
-        tables = params.reshape(batch, height, width * channels)
+        size, table = height, params.reshape(batch * height, width * channels)
     else:
-        tables = params.transpose(1, 2).reshape(batch, width, height * channels)
-    bags = [
-        F.embedding_bag(indices, table, per_sample_weights=weights, mode="sum")
-        for table in tables
-    ]
-    total = torch.stack(bags)
+        size = width
+        table = params.transpose(1, 2).reshape(batch * width, height * channels)
+    out, taps = indices.shape
+    offsets = torch.arange(batch, device=table.device, dtype=torch.int64) * size
+    indices = indices.to(device=table.device, dtype=torch.int64)
+    indices = (indices[None] + offsets[:, None, None]).reshape(batch * out, taps)
+    weights = weights.to(device=table.device, dtype=params.dtype)
+    weights = weights[None].expand(batch, out, taps).reshape(batch * out, taps)
+    total = F.embedding_bag(indices, table, per_sample_weights=weights, mode="sum")
     if axis == 1:
         return total.reshape(batch, out, width, channels)
     return total.reshape(batch, out, height, channels).transpose(1, 2)
