@@ -2,6 +2,7 @@
 
 import os
 import time
+import warnings
 
 from keras_resize.models import DetectionFrontEnd
 from keras_resize.models.front_ends import BOX_FORMAT
@@ -50,9 +51,14 @@ def run(args):
     with strategy.scope():
         detector = build_detector(args, front_end, num_classes, channels)
         compile_detector(detector, args, steps)
-    history, throughput = fit_model(
-        detector, args, train, val, steps, monitor="loss", mode="min"
-    )
+    with warnings.catch_warnings():
+        # The user's files are decoded with undecodable ones dropped, so the
+        # val pipeline's length is unknown and Keras warns at the end of its
+        # first pass; the train pipeline repeats forever and cannot run out.
+        warnings.filterwarnings("ignore", message="Your input ran out of data")
+        history, throughput = fit_model(
+            detector, args, train, val, steps, monitor="loss", mode="min"
+        )
     results = {
         "task": TASK,
         "front_end": args.front_end,
