@@ -136,7 +136,8 @@ def _weighted_sum_of_gathers(
     number of taps the sum is unrolled tap by tap (no `(..., taps, ...)`
     intermediate; XLA fuses it into one loop). With a dynamic number of taps
     (a TensorFlow graph with an unknown input size) the taps are gathered at
-    once and reduced.
+    once and reduced. On PyTorch, shared taps of a float image batch are
+    summed by `embedding_bag` (`_weighted_sum_of_gathers_torch`).
 
     `batch_dims=0`: `indices` is shared by all the axes before `axis`.
     `batch_dims=1`: `indices` is `(batch, n, taps)`, one row per sample (the
