@@ -101,6 +101,7 @@ def train_and_evaluate(resizer):
         validation_data=val_ds,
         epochs=EPOCHS,
         verbose=2,
+        shuffle=False,  # the dataset shuffles itself (Keras warns otherwise)
         # BatchNormalization statistics re-estimated with the current weights
         # before each validation and at the end: on a short schedule the
         # moving averages lag LearnedResize's fast-changing weights, and the

@@ -92,6 +92,7 @@ def fit(model, train, val):
         validation_data=as_dataset(val, batch_size=32, shuffle=False),
         epochs=EPOCHS,
         verbose=2,
+        shuffle=False,  # the dataset shuffles itself (Keras warns otherwise)
         # BatchNormalization statistics that match the final weights (see
         # keras_resize.callbacks): the default path for a learned resizer.
         callbacks=[BatchNormRecalibration(train_ds, steps=20)],

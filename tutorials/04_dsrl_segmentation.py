@@ -109,6 +109,7 @@ def train(variant):
         validation_data=val_ds,
         epochs=EPOCHS,
         verbose=2,
+        shuffle=False,  # the dataset shuffles itself (Keras warns otherwise)
         # BatchNormalization statistics that match the final weights.
         callbacks=[BatchNormRecalibration(train_ds, steps=20)],
     )

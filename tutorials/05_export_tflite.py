@@ -87,6 +87,7 @@ model.fit(
     validation_data=as_dataset(val, batch_size=32, shuffle=False),
     epochs=EPOCHS,
     verbose=2,
+    shuffle=False,  # the dataset shuffles itself (Keras warns otherwise)
     # BatchNormalization statistics that match the final weights, so the
     # exported model (inference mode) is as accurate as the trained one.
     callbacks=[BatchNormRecalibration(train_ds, steps=20)],
