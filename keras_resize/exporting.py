@@ -24,6 +24,7 @@ import re
 import sys
 import tempfile
 import time
+import warnings
 from pathlib import Path
 
 import keras
@@ -322,7 +323,13 @@ def convert_to_tflite(
             tf.lite.OpsSet.TFLITE_BUILTINS,
         ]
     try:
-        flatbuffer = converter.convert()
+        with warnings.catch_warnings():
+            # int8 calibration runs TF's own deprecated `tf.lite.Interpreter`
+            # and warns about it; this package runs models in ai_edge_litert
+            warnings.filterwarnings(
+                "ignore", message=r"[\s\S]*tf\.lite\.Interpreter is deprecated"
+            )
+            flatbuffer = converter.convert()
     except Exception as error:  # ConverterError has no public import path
         ops = _unsupported_ops(str(error))
         raise ValueError(
