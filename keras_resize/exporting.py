@@ -525,7 +525,10 @@ def convert_to_onnx(model, filepath, opset_version=None):
             for s, t in zip(shapes, model.inputs, strict=True)
         ]
         model(_keras_inputs(model, dict(enumerate(zeros))))
-    with fusion_off:
+    with fusion_off, warnings.catch_warnings():
+        # Keras' tf2onnx shim probes `np.object` on import (a numpy
+        # FutureWarning that is not the user's business)
+        warnings.filterwarnings("ignore", message=r"In the future `np\.object`")
         model.export(
             str(filepath), format="onnx", verbose=False, opset_version=opset_version
         )
