@@ -180,10 +180,10 @@ def coarse_grid(saliency, fwhm=DEFAULT_FWHM, padding="reflect", separable=True):
     free border rows and columns rotate so far that a tile turns inside
     out, and the warp is not one-to-one there (`folded_tiles` finds such
     tiles; the inverses then return one preimage of a point, or
-    `UNCOVERED`, see `invert_nonseparable_grid`). Uniform saliency gives the identity warp. The
-    result is differentiable with respect to `saliency`; the kernel
-    (padding folded in) is a pair of constant matrices, so the op is a few
-    small matmuls.
+    `UNCOVERED`, see `invert_nonseparable_grid`). Uniform saliency gives the
+    identity warp. The result is differentiable with respect to `saliency`;
+    the kernel (padding folded in) is a pair of constant matrices, so the op
+    is a few small matmuls.
 
     Graph-mode policy (values cannot be checked inside `tf.function`,
     `jax.jit`, `predict`, XLA or TFLite; eager and numpy input raise a

@@ -17,6 +17,8 @@ not folded.
 Convention: extent coordinates (see `keras_resize.ops.warp`).
 """
 
+import functools
+
 import numpy as np
 
 from keras_resize.backend import ops
@@ -332,18 +334,25 @@ def _solves(l_value, m, v00, point, vb, vc, vd, xp):
     instead would count points up to that tolerance of a tile past the
     border as covered, and send them back onto the border.
     """
-    lx, mx = xp.expand_dims(l_value, -1), xp.expand_dims(m, -1)
-    residual = (v00 - point) + lx * vb + mx * vc + (lx * mx) * vd
-
-    def size(r):
-        return xp.abs(r[..., 0]) + xp.abs(r[..., 1])
-
+    residual = _residual(l_value, m, v00 - point, vb, vc, vd, xp)
+    size = functools.partial(_l1, xp=xp)
     scale = size(v00) + size(point) + size(vb) + size(vc) + size(vd)
     # float32 rounding unless float64 (grids are float32 or float64, `as_grid`)
     eps = float(
         np.finfo("float64" if dtype_name(scale) == "float64" else "float32").eps
     )
     return size(residual) <= 16.0 * eps * scale
+
+
+def _residual(l_value, m, ma, vb, vc, vd, xp):
+    """`P(l, m) - point = Ma + l vb + m vc + l m vd` (`Ma = v00 - point`)."""
+    lx, mx = xp.expand_dims(l_value, -1), xp.expand_dims(m, -1)
+    return ma + lx * vb + mx * vc + (lx * mx) * vd
+
+
+def _l1(r, xp):
+    """`|x| + |y|` of `(..., 2)` vectors."""
+    return xp.abs(r[..., 0]) + xp.abs(r[..., 1])
 
 
 def _newton_step(l_value, m, ma, vb, vc, vd, xp):
@@ -355,22 +364,16 @@ def _newton_step(l_value, m, ma, vb, vc, vd, xp):
     large offsets), bring the root back to rounding level. A step is kept
     only where it lowers the residual, so it never makes a root worse.
     """
-    lx, mx = xp.expand_dims(l_value, -1), xp.expand_dims(m, -1)
-    residual = ma + lx * vb + mx * vc + (lx * mx) * vd
-    d_l = vb + mx * vd
-    d_m = vc + lx * vd
+    residual = _residual(l_value, m, ma, vb, vc, vd, xp)
+    d_l = vb + xp.expand_dims(m, -1) * vd
+    d_m = vc + xp.expand_dims(l_value, -1) * vd
     det = _cross(d_l, d_m)
     step_l, ok = _safe_divide(_cross(residual, d_m), det, xp)
     step_m, _ = _safe_divide(_cross(d_l, residual), det, xp)
     new_l = l_value - step_l
     new_m = m - step_m
-    nlx, nmx = xp.expand_dims(new_l, -1), xp.expand_dims(new_m, -1)
-    new_residual = ma + nlx * vb + nmx * vc + (nlx * nmx) * vd
-
-    def size(r):
-        return xp.abs(r[..., 0]) + xp.abs(r[..., 1])
-
-    better = xp.logical_and(ok, size(new_residual) < size(residual))
+    new_residual = _residual(new_l, new_m, ma, vb, vc, vd, xp)
+    better = xp.logical_and(ok, _l1(new_residual, xp) < _l1(residual, xp))
     # small steps only: a step out of the tile means another tile's root
     small = xp.logical_and(xp.abs(step_l) < 0.5, xp.abs(step_m) < 0.5)
     better = xp.logical_and(better, small)
