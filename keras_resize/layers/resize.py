@@ -220,6 +220,11 @@ def _saturate_round(images, dtype):
     and cast, as `keras.layers.Resizing` returns integer images."""
     info = np.iinfo(dtype)
     float_dtype = keras.backend.standardize_dtype(images.dtype)
+    if float_dtype != "float64":
+        # float16 / bfloat16 (mixed precision) round in float32: numpy may
+        # not know bfloat16 (PyTorch backend), and float32 holds every value
+        float_dtype = "float32"
+        images = ops.cast(images, float_dtype)
     bounds = []
     for bound in (info.min, info.max):
         # the float nearest the bound inside the range (int32's max rounds up)
