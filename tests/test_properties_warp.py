@@ -27,6 +27,7 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 from property_settings import property_settings
+from warp_cases import FOLDED_4X8, PAST_THE_BORDER_3X4, ROTATED_BORDER_6X6
 
 from keras_resize.ops import sampling
 from keras_resize.ops import warp as W
@@ -123,13 +124,6 @@ def check_round_trips(warp, dtype, tolerance):
     return grid
 
 
-def ones_except(shape, values):
-    saliency = np.ones(shape)
-    for index, value in values.items():
-        saliency[index] = value
-    return saliency
-
-
 def replicate_nonseparable(saliency, fwhm, zoomed, original):
     return {
         "saliency": saliency,
@@ -143,15 +137,9 @@ def replicate_nonseparable(saliency, fwhm, zoomed, original):
 
 # found by `make fuzz`: folded (A, B, D), and a pixel past the free border
 # counted as covered, 2 px off (C)
-FOLDED_4X8 = ones_except(
-    (4, 8),
-    {(0, 4): 3819.65571, (1, 3): 5740.82367, (2, 0): 5069.30243, (2, 1): 1678.76688},
-)
 FUZZ_A = replicate_nonseparable(FOLDED_4X8, 4.0, (4, 8), (1, 11))
 FUZZ_B = replicate_nonseparable(FOLDED_4X8, 4.0, (4, 8), (1, 1))
-FUZZ_C = replicate_nonseparable(
-    ones_except((3, 4), {(0, 1): 3162.27766, (2, 3): 1000.0}), 2.0, (3, 4), (1, 16)
-)
+FUZZ_C = replicate_nonseparable(PAST_THE_BORDER_3X4, 2.0, (3, 4), (1, 16))
 FUZZ_D = replicate_nonseparable(
     np.array(
         [
@@ -168,14 +156,7 @@ FUZZ_D = replicate_nonseparable(
 # put a point near the free border in the wrong tile (row 4's end segment,
 # continued straight past the right border, passed above it); 0.9 px off
 # before rows were continued horizontally past their ends
-FUZZ_E = replicate_nonseparable(
-    ones_except(
-        (6, 6), {(1, 5): 1000.0, (2, 3): 1000.0, (2, 4): 1000.0, (5, 3): 1000.0}
-    ),
-    2.0,
-    (6, 6),
-    (1, 1),
-)
+FUZZ_E = replicate_nonseparable(ROTATED_BORDER_6X6, 2.0, (6, 6), (1, 1))
 
 
 @pytest.mark.property

@@ -9,6 +9,7 @@ checks. Runs on every backend; `tf.function` tests are TensorFlow only.
 import keras
 import numpy as np
 import pytest
+from warp_cases import FOLDED_4X8, PAST_THE_BORDER_3X4, ROTATED_BORDER_6X6
 
 from keras_resize.layers import Unzoom, Zoom
 from keras_resize.ops import sampling
@@ -184,17 +185,6 @@ def cross(a, b):
     return a[..., 0] * b[..., 1] - a[..., 1] * b[..., 0]
 
 
-# `make fuzz`: this saliency folds the nonseparable replicate warp
-FOLDED_SALIENCY = peaks((4, 8), ())
-for _cell, _value in {
-    (0, 4): 3819.65571,
-    (1, 3): 5740.82367,
-    (2, 0): 5069.30243,
-    (2, 1): 1678.76688,
-}.items():
-    FOLDED_SALIENCY[_cell] = _value
-
-
 @pytest.mark.parametrize(
     "padding, separable, any_fold",
     [("replicate", False, True), ("reflect", False, False), ("replicate", True, False)],
@@ -202,7 +192,7 @@ for _cell, _value in {
 def test_folded_tiles_is_where_the_jacobian_changes_sign(padding, separable, any_fold):
     grid = to_numpy(
         W.coarse_grid(
-            FOLDED_SALIENCY.astype("float32"),
+            FOLDED_4X8.astype("float32"),
             fwhm=4.0,
             padding=padding,
             separable=separable,
@@ -233,10 +223,11 @@ def test_pixels_past_a_free_border_are_uncovered(dtype):
     """`make fuzz`: pixels past the right border of this replicate warp
     were counted as covered (the tile's quadratic has no real root; the
     clamped discriminant still gave (l, m) in the unit square), 2 px off."""
-    saliency = peaks((3, 4), ((0, 1),), 3162.27766)
-    saliency[2, 3] = 1000.0
     grid = W.coarse_grid(
-        saliency.astype(dtype), fwhm=2.0, padding="replicate", separable=False
+        PAST_THE_BORDER_3X4.astype(dtype),
+        fwhm=2.0,
+        padding="replicate",
+        separable=False,
     )
     inverse = to_numpy(W.invert_grid(grid, (1, 16), separable=False))[0, 0]
     covered = inverse[:, 0] > W.UNCOVERED + 1
@@ -275,9 +266,8 @@ def test_row_continuations_do_not_cross_inside_the_image(dtype, tolerance):
     passes above the forward image of zoomed pixel (5.5, 1.5) (in tile row
     1), so the line counts put it in tile row 2: zoomed -> original ->
     zoomed was 0.9 px off. Rows now continue horizontally past their ends."""
-    saliency = peaks((6, 6), ((1, 5), (2, 3), (2, 4), (5, 3)), 1000.0)
     grid = W.coarse_grid(
-        saliency.astype(dtype), fwhm=2.0, padding="replicate", separable=False
+        ROTATED_BORDER_6X6.astype(dtype), fwhm=2.0, padding="replicate", separable=False
     )
     assert not to_numpy(W.folded_tiles(grid)).any()
     zx, zy = np.meshgrid(np.arange(24) + 0.5, np.arange(24) + 0.5)
